@@ -1,0 +1,11 @@
+//! The `cascade` command line: glue over the library crates.
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "cascade", version, about = "Validate, run and ship cascading serverless data pipelines")]
+enum Cli {}
+
+fn main() {
+    let _ = Cli::parse();
+}

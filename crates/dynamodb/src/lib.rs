@@ -1,0 +1,1 @@
+//! DynamoDB and DynamoDB Streams semantics over the store.

@@ -1,0 +1,1 @@
+//! SQS standard-queue semantics over the store.
