@@ -3,7 +3,11 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "cascade", version, about = "Validate, run and ship cascading serverless data pipelines")]
+#[command(
+    name = "cascade",
+    version,
+    about = "Validate, run and ship cascading serverless data pipelines"
+)]
 enum Cli {}
 
 fn main() {
