@@ -8,8 +8,8 @@ use clap::Parser;
     version,
     about = "Validate, run and ship cascading serverless data pipelines"
 )]
-enum Cli {}
+struct Cli {}
 
 fn main() {
-    let _ = Cli::parse();
+    Cli::parse();
 }
