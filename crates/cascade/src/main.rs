@@ -1,15 +1,43 @@
-//! The `cascade` command line: glue over the library crates.
+//! The `cascade` command line: glue over the library crates. Each command is one file in
+//! `src/cmd/` with its clap `Args` and a `run` that returns the process exit code; `main` only
+//! parses and dispatches. Usage errors exit 2 (clap's convention), findings and failures 1.
 
-use clap::Parser;
+mod cmd;
+mod loader;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "cascade",
     version,
-    about = "Validate, run and ship cascading serverless data pipelines"
+    about = "Validate, run and ship cascading serverless data pipelines",
+    after_help = "Examples:\n  cascade validate --param Environment=dev\n  cascade graph --format mermaid"
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    Validate(cmd::validate::Args),
+    Graph(cmd::graph::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }
