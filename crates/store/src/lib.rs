@@ -1,1 +1,34 @@
 //! The durable state of one environment on embedded SQLite.
+//!
+//! Every service (SQS, DynamoDB) keeps its tables in one SQLite database per environment, opened
+//! through [`Store`]. The store guarantees three things and nothing more:
+//!
+//! - **Durable before reply.** [`Store::write`] returns only after the transaction holding the
+//!   caller's closure has committed. With [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode)
+//!   a commit survives a killed process; with [`Durability::Full`] it also survives power loss.
+//! - **Group commit.** All writes go through one writer thread that owns the only write connection.
+//!   It takes every closure waiting at that moment, runs each inside its own `SAVEPOINT` (so a
+//!   closure that fails rolls back only its own changes), commits once, then answers every caller.
+//!   Throughput therefore does not depend on one commit per call.
+//! - **Versioned schemas.** [`Store::migrate`] applies a component's migrations in order and refuses a
+//!   database written by a newer version ([`StoreError::NewerSchema`]).
+//!
+//! Checkpoints (copying the WAL back into the database file, which syncs it) run on a checkpointer
+//! thread with its own connection, so a write never waits for them.
+//!
+//! Reads run on pooled read connections ([`Store::read`]); in WAL mode they see the last commit and
+//! never wait for the writer. Time is not read from the system here: services take a [`Clock`] so
+//! that every time rule can be tested on virtual time ([`ManualClock`]).
+//!
+//! Layout: `store.rs` holds [`Store`] and its writer thread, `clock.rs` the clocks, `error.rs` the
+//! error type. The store knows nothing of HTTP, JSON or AWS names.
+
+mod clock;
+mod error;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::StoreError;
+/// The SQLite binding the closures receive, re-exported so that every service uses the same version.
+pub use rusqlite;
+pub use store::{Durability, Options, Store, StoreStats};

@@ -1,0 +1,842 @@
+//! Message actions: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch),
+//! ChangeMessageVisibility(Batch).
+//!
+//! A receipt handle names the queue, the message row, the receive it came from (the message's
+//! receive count at that moment) and the message id. Every receive increments the count, so an
+//! older handle stops matching: DeleteMessage with it succeeds without deleting (as AWS documents),
+//! ChangeMessageVisibility with it fails with ReceiptHandleIsInvalid.
+//!
+//! ReceiveMessage hands out the oldest visible messages first (by visibility time, then arrival),
+//! scanning the `(queue_id, visible_ms)` index. Expired messages met on the way are deleted; a
+//! message already handed out `maxReceiveCount` times is moved to the dead-letter queue instead of
+//! being returned.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::schema::{self, Queue};
+use crate::validate::{self, attributes_md5, md5_hex};
+use crate::{
+    name_from_url, BatchResult, BatchResultErrorEntry, ChangeMessageVisibilityBatchEntry,
+    DeleteMessageBatchEntry, Message, MessageAttributes, ReceiveMessage, ReceiveMessageResult,
+    SendMessage, SendMessageBatchEntry, SendMessageBatchResultEntry, SendMessageResult, Sqs,
+    SqsError,
+};
+
+/// The most a batch may carry in total, whatever the queue's MaximumMessageSize.
+const MAX_BATCH_BYTES: usize = 1_048_576;
+
+/// The longest visibility timeout, and the longest a message may stay in flight after a receive.
+const MAX_VISIBILITY_SECONDS: i64 = 43_200;
+
+/// System attribute names ReceiveMessage knows for standard queues. FIFO-only names are accepted
+/// and never returned, since no message of a standard queue has them.
+const SYSTEM_ATTRIBUTES: &[&str] = &[
+    "SenderId",
+    "SentTimestamp",
+    "ApproximateReceiveCount",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
+    "SqsManagedSseEnabled",
+];
+const FIFO_SYSTEM_ATTRIBUTES: &[&str] =
+    &["MessageDeduplicationId", "MessageGroupId", "SequenceNumber"];
+
+/// One receive attempt without waiting, as an async endpoint drives a long poll itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiveAttempt {
+    pub messages: Vec<Message>,
+    /// The long-poll wait that applies (the request's, else the queue's), in seconds.
+    pub wait_time_seconds: i64,
+    /// When the queue's next message becomes visible (epoch ms), if none was received and one is
+    /// delayed or in flight: a waiter should re-check then even without a signal.
+    pub next_visible_ms: Option<i64>,
+}
+
+/// A validated message ready to insert.
+struct Outgoing {
+    message_id: String,
+    body: String,
+    body_md5: String,
+    attributes: Option<Vec<u8>>,
+    attributes_md5: Option<String>,
+    trace_header: Option<String>,
+    delay_seconds: Option<i64>,
+    size: usize,
+}
+
+fn delay(delay_seconds: Option<i64>) -> Result<Option<i64>, SqsError> {
+    match delay_seconds {
+        Some(d) if !(0..=900).contains(&d) => Err(SqsError::InvalidParameterValue(format!(
+            "Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900"
+        ))),
+        d => Ok(d),
+    }
+}
+
+fn outgoing(
+    body: String,
+    attributes: &MessageAttributes,
+    trace_header: Option<String>,
+    delay_seconds: Option<i64>,
+) -> Result<Outgoing, SqsError> {
+    validate::body(&body)?;
+    validate::message_attributes(attributes)?;
+    let delay_seconds = delay(delay_seconds)?;
+    let size = validate::message_size(&body, attributes);
+    let encoded = (!attributes.is_empty()).then(|| validate::encode_attributes(attributes.iter()));
+    Ok(Outgoing {
+        message_id: uuid::Uuid::new_v4().to_string(),
+        body_md5: md5_hex(body.as_bytes()),
+        attributes_md5: encoded.as_deref().map(md5_hex),
+        attributes: encoded,
+        body,
+        trace_header,
+        delay_seconds,
+        size,
+    })
+}
+
+/// Inserts `m` into `queue`; returns whether it is visible at once.
+fn insert(conn: &Connection, queue: &Queue, m: &Outgoing, now: i64) -> Result<bool, SqsError> {
+    let max = queue.settings.maximum_message_size as usize;
+    if m.size > max {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes \
+             (this one has {})",
+            m.size
+        )));
+    }
+    let delay = m.delay_seconds.unwrap_or(queue.settings.delay_seconds);
+    conn.prepare_cached(
+        "INSERT INTO sqs_messages (queue_id, message_id, body, body_md5, attributes, trace_header,
+            sent_ms, visible_ms, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(rusqlite::params![
+        queue.id,
+        m.message_id,
+        m.body,
+        m.body_md5,
+        m.attributes,
+        m.trace_header,
+        now,
+        now + delay * 1000,
+        now + queue.settings.message_retention_period * 1000,
+    ])?;
+    Ok(delay == 0)
+}
+
+fn batch_error(id: &str, e: &SqsError) -> BatchResultErrorEntry {
+    BatchResultErrorEntry {
+        id: id.to_owned(),
+        sender_fault: e.is_sender_fault(),
+        code: e.code().to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// The parts of a receipt handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Receipt<'a> {
+    queue_id: i64,
+    row: i64,
+    receive_count: i64,
+    message_id: &'a str,
+}
+
+fn receipt_handle(queue_id: i64, row: i64, receive_count: i64, message_id: &str) -> String {
+    format!("{queue_id:x}.{row:x}.{receive_count:x}.{message_id}")
+}
+
+fn parse_receipt(handle: &str) -> Result<Receipt<'_>, SqsError> {
+    let invalid = || SqsError::ReceiptHandleIsInvalid(handle.to_owned());
+    let mut parts = handle.splitn(4, '.');
+    let mut number = || {
+        parts
+            .next()
+            .and_then(|p| i64::from_str_radix(p, 16).ok())
+            .ok_or_else(invalid)
+    };
+    let (queue_id, row, receive_count) = (number()?, number()?, number()?);
+    let message_id = parts.next().filter(|m| !m.is_empty()).ok_or_else(invalid)?;
+    Ok(Receipt {
+        queue_id,
+        row,
+        receive_count,
+        message_id,
+    })
+}
+
+/// What ReceiveMessage was asked for, validated.
+struct ReceiveParams {
+    max: usize,
+    visibility_timeout: Option<i64>,
+    wait_time_seconds: Option<i64>,
+    system: Vec<String>,
+    all_system: bool,
+    message_attribute_names: Vec<String>,
+}
+
+fn receive_params(request: &ReceiveMessage) -> Result<ReceiveParams, SqsError> {
+    let range = |name: &str, value: Option<i64>, max: i64| match value {
+        Some(v) if !(0..=max).contains(&v) => Err(SqsError::InvalidParameterValue(format!(
+            "Value {v} for parameter {name} is invalid. Reason: must be between 0 and {max}"
+        ))),
+        v => Ok(v),
+    };
+    let max = match request.max_number_of_messages {
+        None => 1,
+        Some(n @ 1..=10) => n as usize,
+        Some(n) => {
+            return Err(SqsError::InvalidParameterValue(format!(
+                "Value {n} for parameter MaxNumberOfMessages is invalid. Reason: Must be between \
+                 1 and 10, if provided."
+            )))
+        }
+    };
+    let mut system = Vec::new();
+    let mut all_system = false;
+    for name in &request.attribute_names {
+        match name.as_str() {
+            "All" => all_system = true,
+            n if SYSTEM_ATTRIBUTES.contains(&n) => system.push(name.clone()),
+            n if FIFO_SYSTEM_ATTRIBUTES.contains(&n) => {}
+            _ => return Err(SqsError::InvalidAttributeName(name.clone())),
+        }
+    }
+    Ok(ReceiveParams {
+        max,
+        visibility_timeout: range(
+            "VisibilityTimeout",
+            request.visibility_timeout,
+            MAX_VISIBILITY_SECONDS,
+        )?,
+        wait_time_seconds: range("WaitTimeSeconds", request.wait_time_seconds, 20)?,
+        system,
+        all_system,
+        message_attribute_names: request.message_attribute_names.clone(),
+    })
+}
+
+/// Whether a message attribute called `name` was asked for.
+fn wants_attribute(names: &[String], name: &str) -> bool {
+    names.iter().any(|n| {
+        n == "All"
+            || n == ".*"
+            || n == name
+            || n.strip_suffix(".*").is_some_and(|prefix| {
+                name.strip_prefix(prefix)
+                    .is_some_and(|r| r.starts_with('.'))
+            })
+    })
+}
+
+/// A message row as a receive reads it.
+struct Row {
+    id: i64,
+    message_id: String,
+    body: String,
+    body_md5: String,
+    attributes: Option<Vec<u8>>,
+    trace_header: Option<String>,
+    sent_ms: i64,
+    visible_ms: i64,
+    expires_ms: i64,
+    receive_count: i64,
+    first_receive_ms: Option<i64>,
+    dead_letter_source: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "id, message_id, body, body_md5, attributes, trace_header, sent_ms, \
+    visible_ms, expires_ms, receive_count, first_receive_ms, dead_letter_source";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        body: r.get(2)?,
+        body_md5: r.get(3)?,
+        attributes: r.get(4)?,
+        trace_header: r.get(5)?,
+        sent_ms: r.get(6)?,
+        visible_ms: r.get(7)?,
+        expires_ms: r.get(8)?,
+        receive_count: r.get(9)?,
+        first_receive_ms: r.get(10)?,
+        dead_letter_source: r.get(11)?,
+    })
+}
+
+/// The outcome of one receive transaction.
+struct Received {
+    messages: Vec<Message>,
+    queue_wait_seconds: i64,
+    next_visible_ms: Option<i64>,
+    /// Dead-letter queues that got messages, whose waiters must wake.
+    dead_lettered: Option<String>,
+}
+
+impl Sqs {
+    /// SendMessage.
+    pub fn send_message(&self, request: SendMessage) -> Result<SendMessageResult, SqsError> {
+        let name = name_from_url(&request.queue_url)?.to_owned();
+        let m = outgoing(
+            request.message_body,
+            &request.message_attributes,
+            request.aws_trace_header,
+            request.delay_seconds,
+        )?;
+        let shown = request.queue_url;
+        let now = self.now();
+        let queue_name = name.clone();
+        let (visible, m) = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &queue_name, &shown)?;
+            let visible = insert(conn, &queue, &m, now)?;
+            Ok::<_, SqsError>((visible, m))
+        })?;
+        if visible {
+            self.notify(&name);
+        }
+        Ok(SendMessageResult {
+            message_id: m.message_id,
+            md5_of_message_body: m.body_md5,
+            md5_of_message_attributes: m.attributes_md5,
+        })
+    }
+
+    /// SendMessageBatch: up to 10 messages, each succeeding or failing on its own.
+    pub fn send_message_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<SendMessageBatchEntry>,
+    ) -> Result<BatchResult<SendMessageBatchResultEntry>, SqsError> {
+        validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let size: usize = entries
+            .iter()
+            .map(|e| validate::message_size(&e.message_body, &e.message_attributes))
+            .sum();
+        if size > MAX_BATCH_BYTES {
+            return Err(SqsError::BatchRequestTooLong {
+                size,
+                limit: MAX_BATCH_BYTES,
+            });
+        }
+        let name = name_from_url(queue_url)?.to_owned();
+        let prepared: Vec<(String, Result<Outgoing, SqsError>)> = entries
+            .into_iter()
+            .map(|e| {
+                let m = outgoing(
+                    e.message_body,
+                    &e.message_attributes,
+                    e.aws_trace_header,
+                    e.delay_seconds,
+                );
+                (e.id, m)
+            })
+            .collect();
+        let shown = queue_url.to_owned();
+        let now = self.now();
+        let queue_name = name.clone();
+        let (result, any_visible) = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &queue_name, &shown)?;
+            let mut result = BatchResult {
+                successful: Vec::new(),
+                failed: Vec::new(),
+            };
+            let mut any_visible = false;
+            for (id, m) in prepared {
+                match m.and_then(|m| insert(conn, &queue, &m, now).map(|v| (v, m))) {
+                    Ok((visible, m)) => {
+                        any_visible |= visible;
+                        result.successful.push(SendMessageBatchResultEntry {
+                            id,
+                            message_id: m.message_id,
+                            md5_of_message_body: m.body_md5,
+                            md5_of_message_attributes: m.attributes_md5,
+                        });
+                    }
+                    Err(e) => result.failed.push(batch_error(&id, &e)),
+                }
+            }
+            Ok::<_, SqsError>((result, any_visible))
+        })?;
+        if any_visible {
+            self.notify(&name);
+        }
+        Ok(result)
+    }
+
+    /// Sends many plain messages in one transaction (seeding a queue, benchmarks): each body is
+    /// checked as SendMessage checks it, and the whole call fails if one is invalid.
+    pub fn send_messages_bulk(
+        &self,
+        queue_url: &str,
+        bodies: Vec<String>,
+    ) -> Result<usize, SqsError> {
+        let name = name_from_url(queue_url)?.to_owned();
+        let none = MessageAttributes::new();
+        let messages = bodies
+            .into_iter()
+            .map(|b| outgoing(b, &none, None, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shown = queue_url.to_owned();
+        let now = self.now();
+        let queue_name = name.clone();
+        let count = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &queue_name, &shown)?;
+            for m in &messages {
+                insert(conn, &queue, m, now)?;
+            }
+            Ok::<_, SqsError>(messages.len())
+        })?;
+        self.notify(&name);
+        Ok(count)
+    }
+
+    /// ReceiveMessage with long polling: returns as soon as at least one message is received, or
+    /// an empty list once WaitTimeSeconds (the request's, else the queue's) has passed on the clock.
+    /// Blocks the calling thread while it waits.
+    pub fn receive_message(
+        &self,
+        request: &ReceiveMessage,
+    ) -> Result<ReceiveMessageResult, SqsError> {
+        let params = receive_params(request)?;
+        let name = name_from_url(&request.queue_url)?;
+        let signal = self.signal(name);
+        let start = self.now();
+        loop {
+            let seen = signal.version();
+            let received = self.receive_once(name, &request.queue_url, &params)?;
+            if !received.messages.is_empty() {
+                return Ok(ReceiveMessageResult {
+                    messages: received.messages,
+                });
+            }
+            let wait = params
+                .wait_time_seconds
+                .unwrap_or(received.queue_wait_seconds);
+            let deadline = start + wait * 1000;
+            let now = self.now();
+            if now >= deadline {
+                return Ok(ReceiveMessageResult::default());
+            }
+            let wake_at = received
+                .next_visible_ms
+                .map_or(deadline, |v| v.min(deadline));
+            let pause = if self.inner.clock.is_real() {
+                Duration::from_millis((wake_at - now).max(1) as u64)
+            } else {
+                // Virtual time moves only by the clock's hand, and every move notifies the signal;
+                // the real-time bound only keeps a forgotten waiter from sleeping forever.
+                Duration::from_secs(1)
+            };
+            signal.wait(seen, pause);
+        }
+    }
+
+    /// One ReceiveMessage attempt that never waits, for an async endpoint driving its own long poll
+    /// with [`Sqs::queue_signal`]: take the signal's version, call this, and if it returned nothing
+    /// await [`crate::Signal::changed`] until the wait ends or `next_visible_ms` comes.
+    pub fn try_receive_message(
+        &self,
+        request: &ReceiveMessage,
+    ) -> Result<ReceiveAttempt, SqsError> {
+        let params = receive_params(request)?;
+        let name = name_from_url(&request.queue_url)?;
+        let received = self.receive_once(name, &request.queue_url, &params)?;
+        Ok(ReceiveAttempt {
+            messages: received.messages,
+            wait_time_seconds: params
+                .wait_time_seconds
+                .unwrap_or(received.queue_wait_seconds),
+            next_visible_ms: received.next_visible_ms,
+        })
+    }
+
+    fn receive_once(
+        &self,
+        name: &str,
+        shown: &str,
+        params: &ReceiveParams,
+    ) -> Result<Received, SqsError> {
+        let now = self.now();
+        let this = self.clone();
+        let name = name.to_owned();
+        let shown = shown.to_owned();
+        let max = params.max;
+        let visibility_timeout = params.visibility_timeout;
+        let system = params.system.clone();
+        let all_system = params.all_system;
+        let wanted_attributes = params.message_attribute_names.clone();
+        let received = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            let limit = this.inner.config.max_inflight_messages;
+            let in_flight: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
+                     WHERE queue_id = ?1 AND visible_ms > ?2 AND receive_count > 0 LIMIT ?3)",
+                )?
+                .query_row([queue.id, now, limit], |r| r.get(0))?;
+            if in_flight >= limit {
+                return Err(SqsError::OverLimit(format!(
+                    "Queue `{name}` has reached the limit of {limit} in-flight messages"
+                )));
+            }
+            let want = max.min((limit - in_flight) as usize);
+            let visibility_ms =
+                visibility_timeout.unwrap_or(queue.settings.visibility_timeout) * 1000;
+            let dead_letter = match &queue.settings.redrive {
+                Some(r) => schema::find_queue(conn, &r.target_name)?
+                    .map(|dlq| (dlq, r.max_receive_count)),
+                None => None,
+            };
+            let mut messages = Vec::with_capacity(want);
+            let mut picked: HashSet<i64> = HashSet::new();
+            let mut dead_lettered = None;
+            let mut cursor: Option<(i64, i64)> = None;
+            'scan: loop {
+                let page: Vec<Row> = match cursor {
+                    None => conn
+                        .prepare_cached(&format!(
+                            "SELECT {ROW_COLUMNS} FROM sqs_messages
+                             WHERE queue_id = ?1 AND visible_ms <= ?2
+                             ORDER BY visible_ms, id LIMIT ?3"
+                        ))?
+                        .query_map(rusqlite::params![queue.id, now, want as i64], row)?
+                        .collect::<Result<_, _>>()?,
+                    Some((v, id)) => conn
+                        .prepare_cached(&format!(
+                            "SELECT {ROW_COLUMNS} FROM sqs_messages
+                             WHERE queue_id = ?1 AND visible_ms <= ?2 AND visible_ms >= ?3
+                                AND (visible_ms > ?3 OR id > ?4)
+                             ORDER BY visible_ms, id LIMIT ?5"
+                        ))?
+                        .query_map(rusqlite::params![queue.id, now, v, id, want as i64], row)?
+                        .collect::<Result<_, _>>()?,
+                };
+                let full_page = page.len() == want;
+                for m in page {
+                    cursor = Some((m.visible_ms, m.id));
+                    if !picked.insert(m.id) {
+                        continue;
+                    }
+                    if m.expires_ms <= now {
+                        delete_row(conn, m.id)?;
+                        continue;
+                    }
+                    if let Some((dlq, max_receive_count)) = &dead_letter {
+                        if m.receive_count >= *max_receive_count {
+                            move_to_dead_letter_queue(conn, &m, dlq, &queue.name, now)?;
+                            dead_lettered = Some(dlq.name.clone());
+                            continue;
+                        }
+                    }
+                    let count = m.receive_count + 1;
+                    let first = m.first_receive_ms.unwrap_or(now);
+                    conn.prepare_cached(
+                        "UPDATE sqs_messages SET receive_count = ?2, first_receive_ms = ?3,
+                            last_receive_ms = ?4, visible_ms = ?5 WHERE id = ?1",
+                    )?
+                    .execute([m.id, count, first, now, now + visibility_ms])?;
+                    messages.push(this.message(&queue, m, count, first, &system, all_system, &wanted_attributes)?);
+                    if messages.len() == want {
+                        break 'scan;
+                    }
+                }
+                if !full_page {
+                    break;
+                }
+            }
+            let next_visible_ms = if messages.is_empty() {
+                conn.prepare_cached(
+                    "SELECT min(visible_ms) FROM sqs_messages WHERE queue_id = ?1 AND visible_ms > ?2",
+                )?
+                .query_row([queue.id, now], |r| r.get(0))
+                .optional()?
+                .flatten()
+            } else {
+                None
+            };
+            Ok::<_, SqsError>(Received {
+                messages,
+                queue_wait_seconds: queue.settings.receive_message_wait_time_seconds,
+                next_visible_ms,
+                dead_lettered,
+            })
+        })?;
+        if let Some(dlq) = &received.dead_lettered {
+            self.notify(dlq);
+        }
+        Ok(received)
+    }
+
+    /// The message as ReceiveMessage returns it, after this receive.
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &self,
+        queue: &Queue,
+        m: Row,
+        receive_count: i64,
+        first_receive_ms: i64,
+        system: &[String],
+        all_system: bool,
+        wanted_attributes: &[String],
+    ) -> Result<Message, SqsError> {
+        let wants = |name: &str| all_system || system.iter().any(|s| s == name);
+        let mut attributes = BTreeMap::new();
+        if wants("SenderId") {
+            attributes.insert("SenderId".into(), self.inner.config.account_id.clone());
+        }
+        if wants("SentTimestamp") {
+            attributes.insert("SentTimestamp".into(), m.sent_ms.to_string());
+        }
+        if wants("ApproximateReceiveCount") {
+            attributes.insert("ApproximateReceiveCount".into(), receive_count.to_string());
+        }
+        if wants("ApproximateFirstReceiveTimestamp") {
+            attributes.insert(
+                "ApproximateFirstReceiveTimestamp".into(),
+                first_receive_ms.to_string(),
+            );
+        }
+        if let (true, Some(trace)) = (wants("AWSTraceHeader"), &m.trace_header) {
+            attributes.insert("AWSTraceHeader".into(), trace.clone());
+        }
+        if let (true, Some(source)) = (wants("DeadLetterQueueSourceArn"), &m.dead_letter_source) {
+            attributes.insert("DeadLetterQueueSourceArn".into(), self.queue_arn(source));
+        }
+        if wants("SqsManagedSseEnabled") && !all_system {
+            attributes.insert(
+                "SqsManagedSseEnabled".into(),
+                queue.settings.sqs_managed_sse_enabled.to_string(),
+            );
+        }
+        let stored = match &m.attributes {
+            Some(bytes) => validate::decode_attributes(bytes).ok_or_else(|| {
+                SqsError::Store(store::StoreError::CommitFailed(format!(
+                    "message {} has corrupt attributes",
+                    m.message_id
+                )))
+            })?,
+            None => MessageAttributes::new(),
+        };
+        let message_attributes: MessageAttributes = stored
+            .into_iter()
+            .filter(|(name, _)| wants_attribute(wanted_attributes, name))
+            .collect();
+        Ok(Message {
+            receipt_handle: receipt_handle(queue.id, m.id, receive_count, &m.message_id),
+            message_id: m.message_id,
+            md5_of_body: m.body_md5,
+            body: m.body,
+            attributes,
+            md5_of_message_attributes: attributes_md5(&message_attributes),
+            message_attributes,
+        })
+    }
+
+    /// DeleteMessage. A handle from an earlier receive of a message since received again, or of a
+    /// message already deleted, succeeds without deleting anything (as AWS documents).
+    pub fn delete_message(&self, queue_url: &str, receipt_handle: &str) -> Result<(), SqsError> {
+        let name = name_from_url(queue_url)?.to_owned();
+        parse_receipt(receipt_handle)?;
+        let shown = queue_url.to_owned();
+        let handle = receipt_handle.to_owned();
+        self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            delete_by_handle(conn, &queue, &handle)
+        })
+    }
+
+    /// DeleteMessageBatch.
+    pub fn delete_message_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<DeleteMessageBatchEntry>,
+    ) -> Result<BatchResult<String>, SqsError> {
+        validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let name = name_from_url(queue_url)?.to_owned();
+        let shown = queue_url.to_owned();
+        self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            let mut result = BatchResult {
+                successful: Vec::new(),
+                failed: Vec::new(),
+            };
+            for e in entries {
+                match delete_by_handle(conn, &queue, &e.receipt_handle) {
+                    Ok(()) => result.successful.push(e.id),
+                    Err(err) => result.failed.push(batch_error(&e.id, &err)),
+                }
+            }
+            Ok(result)
+        })
+    }
+
+    /// ChangeMessageVisibility: the message becomes visible `visibility_timeout` seconds from now.
+    pub fn change_message_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+        visibility_timeout: i64,
+    ) -> Result<(), SqsError> {
+        let entry = ChangeMessageVisibilityBatchEntry {
+            id: "single".into(),
+            receipt_handle: receipt_handle.to_owned(),
+            visibility_timeout,
+        };
+        let name = name_from_url(queue_url)?.to_owned();
+        let shown = queue_url.to_owned();
+        let now = self.now();
+        self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            change_visibility(conn, &queue, &entry, now)
+        })?;
+        if visibility_timeout == 0 {
+            self.notify(name_from_url(queue_url)?);
+        }
+        Ok(())
+    }
+
+    /// ChangeMessageVisibilityBatch.
+    pub fn change_message_visibility_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<ChangeMessageVisibilityBatchEntry>,
+    ) -> Result<BatchResult<String>, SqsError> {
+        validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
+        let name = name_from_url(queue_url)?.to_owned();
+        let shown = queue_url.to_owned();
+        let now = self.now();
+        let result = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            let mut result = BatchResult {
+                successful: Vec::new(),
+                failed: Vec::new(),
+            };
+            for e in entries {
+                match change_visibility(conn, &queue, &e, now) {
+                    Ok(()) => result.successful.push(e.id),
+                    Err(err) => result.failed.push(batch_error(&e.id, &err)),
+                }
+            }
+            Ok::<_, SqsError>(result)
+        })?;
+        self.notify(name_from_url(queue_url)?);
+        Ok(result)
+    }
+}
+
+fn delete_row(conn: &Connection, id: i64) -> Result<(), SqsError> {
+    conn.prepare_cached("DELETE FROM sqs_messages WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+fn delete_by_handle(conn: &Connection, queue: &Queue, handle: &str) -> Result<(), SqsError> {
+    let receipt = parse_receipt(handle)?;
+    if receipt.queue_id != queue.id {
+        return Err(SqsError::ReceiptHandleIsInvalid(handle.to_owned()));
+    }
+    conn.prepare_cached(
+        "DELETE FROM sqs_messages
+         WHERE id = ?1 AND queue_id = ?2 AND receive_count = ?3 AND message_id = ?4",
+    )?
+    .execute(rusqlite::params![
+        receipt.row,
+        queue.id,
+        receipt.receive_count,
+        receipt.message_id
+    ])?;
+    Ok(())
+}
+
+fn change_visibility(
+    conn: &Connection,
+    queue: &Queue,
+    entry: &ChangeMessageVisibilityBatchEntry,
+    now: i64,
+) -> Result<(), SqsError> {
+    let timeout = entry.visibility_timeout;
+    if !(0..=MAX_VISIBILITY_SECONDS).contains(&timeout) {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: must be between \
+             0 and {MAX_VISIBILITY_SECONDS}"
+        )));
+    }
+    let handle = &entry.receipt_handle;
+    let receipt = parse_receipt(handle)?;
+    let invalid = || SqsError::ReceiptHandleIsInvalid(handle.clone());
+    if receipt.queue_id != queue.id {
+        return Err(invalid());
+    }
+    let found: Option<(String, i64, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT message_id, receive_count, visible_ms, last_receive_ms FROM sqs_messages
+             WHERE id = ?1 AND queue_id = ?2 AND expires_ms > ?3",
+        )?
+        .query_row([receipt.row, queue.id, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((message_id, receive_count, visible_ms, last_receive_ms)) = found else {
+        return Err(invalid());
+    };
+    if message_id != receipt.message_id || receive_count != receipt.receive_count {
+        return Err(invalid());
+    }
+    if visible_ms <= now {
+        return Err(SqsError::MessageNotInflight(handle.clone()));
+    }
+    let received_at = last_receive_ms.unwrap_or(now);
+    if now + timeout * 1000 > received_at + MAX_VISIBILITY_SECONDS * 1000 {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total \
+             VisibilityTimeout for the message is beyond the limit [{MAX_VISIBILITY_SECONDS} \
+             seconds]"
+        )));
+    }
+    conn.prepare_cached("UPDATE sqs_messages SET visible_ms = ?2 WHERE id = ?1")?
+        .execute([receipt.row, now + timeout * 1000])?;
+    Ok(())
+}
+
+/// Moves a message that has been handed out `maxReceiveCount` times to its dead-letter queue. The
+/// message keeps its id, body, attributes and SentTimestamp; its expiry keeps counting from the
+/// original send (with the dead-letter queue's retention period, as AWS does for standard queues);
+/// its receive count starts again at zero.
+fn move_to_dead_letter_queue(
+    conn: &Connection,
+    m: &Row,
+    dlq: &Queue,
+    source: &str,
+    now: i64,
+) -> Result<(), SqsError> {
+    delete_row(conn, m.id)?;
+    let expires_ms = m.sent_ms + dlq.settings.message_retention_period * 1000;
+    if expires_ms <= now {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO sqs_messages (queue_id, message_id, body, body_md5, attributes, trace_header,
+            sent_ms, visible_ms, expires_ms, dead_letter_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(rusqlite::params![
+        dlq.id,
+        m.message_id,
+        m.body,
+        m.body_md5,
+        m.attributes,
+        m.trace_header,
+        m.sent_ms,
+        now,
+        expires_ms,
+        source,
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,523 @@
+//! [`Store`]: one SQLite database in WAL mode, one writer thread doing group commit, pooled readers.
+//!
+//! Layout of a write: the caller boxes its closure into a [`Job`] and sends it to the writer thread,
+//! then blocks on its own reply channel. The writer takes every job waiting at that moment (up to
+//! [`MAX_BATCH`]), opens one transaction, runs each job inside its own savepoint, commits once, and
+//! only then lets each job send its reply. A reply therefore always describes committed state.
+
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::StoreError;
+
+/// How far a committed write survives.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: a commit survives a killed process (the WAL is written before the reply),
+    /// but the last commits may be lost if the machine loses power.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: the WAL is synced to disk on every commit, so a commit survives power loss.
+    Full,
+}
+
+/// Settings of [`Store::open`].
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub durability: Durability,
+}
+
+/// Counters of the writer, to check that group commit batches (tests, benchmarks, metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Writes handed to the writer thread.
+    pub submitted: u64,
+    /// Writes the writer has run (committed or rolled back).
+    pub writes: u64,
+    /// Transactions committed (or attempted); `writes / commits` is the mean batch size.
+    pub commits: u64,
+    /// The most writes that shared one transaction.
+    pub largest_batch: u64,
+}
+
+/// The most jobs that share one transaction, so that a flood of writers still gets replies in
+/// bounded time rather than waiting for one huge commit.
+const MAX_BATCH: usize = 512;
+
+/// Read connections kept open for reuse; more may exist while many readers run at once.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The writer asks for a checkpoint after this many commits.
+const COMMITS_PER_CHECKPOINT: u64 = 64;
+
+/// The writer checkpoints by itself only if the WAL reaches this many pages (about 400 MB).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 100_000;
+
+/// How long a connection waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the writer learns from running one job: whether to keep its savepoint, and how to answer it
+/// once the fate of the shared transaction is known (`None` = committed, `Some(message)` = failed).
+struct Done {
+    keep: bool,
+    finish: Finish,
+}
+
+/// Answers one caller: `None` when its transaction committed, else why it did not.
+type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// One caller's write as the writer thread sees it.
+trait Work: Send {
+    /// Runs the closure (inside the savepoint the writer opened).
+    fn run(self: Box<Self>, conn: &Connection) -> Done;
+    /// Answers the caller without running, when no transaction could be started.
+    fn fail(self: Box<Self>, message: &str);
+}
+
+type Job = Box<dyn Work>;
+
+type Reply<T, E> = Result<Result<T, E>, Box<dyn Any + Send>>;
+
+struct WriteJob<F, T, E> {
+    f: F,
+    reply: mpsc::SyncSender<Reply<T, E>>,
+}
+
+impl<F, T, E> Work for WriteJob<F, T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Done {
+        let WriteJob { f, reply } = *self;
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
+        let keep = matches!(outcome, Ok(Ok(_)));
+        Done {
+            keep,
+            finish: Box::new(move |commit_error: Option<&str>| {
+                let answer = match (outcome, commit_error) {
+                    (Err(panic), _) => Err(panic),
+                    (Ok(Ok(_)), Some(message)) => {
+                        Ok(Err(E::from(StoreError::CommitFailed(message.to_owned()))))
+                    }
+                    (Ok(result), _) => Ok(result),
+                };
+                // The caller may have gone (its thread panicked); nobody is left to tell.
+                let _ = reply.send(answer);
+            }),
+        }
+    }
+
+    fn fail(self: Box<Self>, message: &str) {
+        let _ = self.reply.send(Ok(Err(E::from(StoreError::CommitFailed(
+            message.to_owned(),
+        )))));
+    }
+}
+
+/// A cheap handle to one open database. Clones share the writer thread and the reader pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    durability: Durability,
+    /// `None` only while dropping, so that the writer sees the channel close and exits.
+    sender: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    /// Ends after the writer, once it has run a last checkpoint.
+    checkpointer: Option<JoinHandle<()>>,
+    /// Idle read connections. A `std::sync::Mutex` suffices: it is held only to push or pop.
+    readers: Mutex<Vec<Connection>>,
+    stats: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicU64,
+    writes: AtomicU64,
+    commits: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+/// The store's own schema, applied at open under the component name `store`.
+const STORE_MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS store_schema_versions (
+        component TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    ) STRICT;"];
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path` and its folder, switches it to WAL
+    /// mode, and starts the writer thread.
+    pub fn open(path: &Path, options: Options) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = open_connection(path, options.durability)?;
+        // The store's own table must exist before any component records its version; this runs
+        // before the writer starts, so it needs no coordination.
+        conn.execute_batch(STORE_MIGRATIONS[0])?;
+        check_and_apply(&conn, "store", &to_owned(STORE_MIGRATIONS))?;
+
+        // Checkpoints sync the database file, so they run on their own connection and thread: the
+        // writer only appends to the WAL and nudges the checkpointer. The writer's own automatic
+        // checkpoint stays as a far-off safety net, should the checkpointer ever fall behind.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
+        let checkpoint_conn = open_connection(path, options.durability)?;
+        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
+        let spawn_error = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpointer".into())
+            .spawn(move || checkpointer_loop(checkpoint_conn, nudged))
+            .map_err(spawn_error)?;
+
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let stats = Arc::new(Counters::default());
+        let writer_stats = Arc::clone(&stats);
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, receiver, &writer_stats, nudge))
+            .map_err(spawn_error)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                durability: options.durability,
+                sender: Some(sender),
+                writer: Some(writer),
+                checkpointer: Some(checkpointer),
+                readers: Mutex::new(Vec::new()),
+                stats,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The durability this store was opened with.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    /// The writer's counters so far.
+    pub fn stats(&self) -> StoreStats {
+        let s = &self.inner.stats;
+        StoreStats {
+            submitted: s.submitted.load(Ordering::Relaxed),
+            writes: s.writes.load(Ordering::Relaxed),
+            commits: s.commits.load(Ordering::Relaxed),
+            largest_batch: s.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Applies one component's migrations: `migrations[i]` is the SQL batch that takes the
+    /// component's schema from version `i` to version `i + 1`. The version reached is recorded per
+    /// component, so each batch runs once per database, all pending ones in one transaction.
+    ///
+    /// A database whose version for `component` is newer than `migrations.len()` was written by a
+    /// newer program and is refused with [`StoreError::NewerSchema`].
+    pub fn migrate(&self, component: &str, migrations: &[&str]) -> Result<(), StoreError> {
+        let component = component.to_owned();
+        let migrations = to_owned(migrations);
+        self.write(move |conn| check_and_apply(conn, &component, &migrations))
+    }
+
+    /// Runs `f` inside the next shared transaction and returns its result once that transaction has
+    /// committed: the write is durable (per [`Durability`]) before this returns.
+    ///
+    /// `f` runs on the writer thread inside its own savepoint. If it returns `Err`, its changes are
+    /// rolled back and the others in the same transaction are kept. `f` must not begin, commit or
+    /// roll back the transaction itself (its own nested `SAVEPOINT`s are fine), and must not call
+    /// `write` on the same store: it runs on the writer thread, which would wait for itself. If `f`
+    /// panics, its changes are rolled back and the panic resumes in the caller. If the shared commit
+    /// fails, every write in it gets [`StoreError::CommitFailed`].
+    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = mpsc::sync_channel::<Reply<T, E>>(1);
+        let job: Job = Box::new(WriteJob { f, reply: reply_tx });
+        let sender = self.inner.sender.as_ref().ok_or(StoreError::WriterGone)?;
+        self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        sender.send(job).map_err(|_| StoreError::WriterGone)?;
+        match reply_rx.recv() {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => resume_unwind(panic),
+            Err(_) => Err(E::from(StoreError::WriterGone)),
+        }
+    }
+
+    /// Copies every committed page from the WAL into the database file, syncs it and truncates the
+    /// WAL, waiting for running writes to finish. Worth calling after a bulk load: a long WAL makes
+    /// every later page lookup slower until it is checkpointed.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = open_connection(&self.inner.path, self.inner.durability)?;
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("the checkpoint could not finish: the database stayed busy".into()),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled read connection inside one read transaction, so that everything `f`
+    /// reads comes from the same committed state (the last commit when `f` starts; WAL readers never
+    /// wait for the writer). The connection is read-only.
+    pub fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = open_connection(&self.inner.path, self.inner.durability)?;
+                conn.pragma_update(None, "query_only", true)
+                    .map_err(StoreError::from)?;
+                conn
+            }
+        };
+        conn.prepare_cached("BEGIN DEFERRED")
+            .and_then(|mut s| s.execute([]))
+            .map_err(StoreError::from)?;
+        let result = f(&conn);
+        let end = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if end.is_ok() && conn.is_autocommit() {
+            let mut idle = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer loop after it has answered every job already sent.
+        self.sender.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        if let Some(checkpointer) = self.checkpointer.take() {
+            let _ = checkpointer.join();
+        }
+    }
+}
+
+fn to_owned(migrations: &[&str]) -> Vec<String> {
+    migrations.iter().map(|m| (*m).to_owned()).collect()
+}
+
+fn open_connection(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    // 64 MiB of page cache per connection: the hot part of a deep queue's index stays in memory.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+/// Brings `component` up to `migrations.len()`, or refuses a newer database. Runs inside the
+/// caller's transaction (or savepoint), so a failing batch leaves the version unchanged.
+fn check_and_apply(
+    conn: &Connection,
+    component: &str,
+    migrations: &[String],
+) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .prepare_cached("SELECT version FROM store_schema_versions WHERE component = ?1")?
+        .query_row([component], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let supported = migrations.len() as i64;
+    if found > supported {
+        return Err(StoreError::NewerSchema {
+            component: component.to_owned(),
+            found,
+            supported,
+        });
+    }
+    for batch in &migrations[found as usize..] {
+        conn.execute_batch(batch)?;
+    }
+    if found < supported {
+        conn.prepare_cached(
+            "INSERT INTO store_schema_versions (component, version) VALUES (?1, ?2)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+        )?
+        .execute(rusqlite::params![component, supported])?;
+    }
+    Ok(())
+}
+
+/// Runs a passive checkpoint each time the writer nudges (at most one pending nudge), and once more
+/// when the writer has gone, so that a closed store leaves a short WAL behind.
+fn checkpointer_loop(conn: Connection, nudged: Receiver<()>) {
+    while nudged.recv().is_ok() {
+        // A busy or failed checkpoint is retried at the next nudge; the WAL keeps every commit safe
+        // meanwhile, so there is nothing to report.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+}
+
+fn writer_loop(
+    conn: Connection,
+    jobs: Receiver<Job>,
+    stats: &Counters,
+    checkpointer: mpsc::SyncSender<()>,
+) {
+    let mut since_nudge = 0u64;
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        // Everything that arrived while the previous transaction committed shares this one. The
+        // callers answered by that commit are about to send their next writes; yielding once lets
+        // them do so before this transaction starts, which makes batches larger under load at the
+        // cost of one scheduler call per transaction.
+        drain(&jobs, &mut batch);
+        if batch.len() < MAX_BATCH {
+            std::thread::yield_now();
+            drain(&jobs, &mut batch);
+        }
+        let size = batch.len() as u64;
+        stats.writes.fetch_add(size, Ordering::Relaxed);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.largest_batch.fetch_max(size, Ordering::Relaxed);
+        run_batch(&conn, batch.drain(..));
+        since_nudge += 1;
+        if since_nudge >= COMMITS_PER_CHECKPOINT {
+            // A full channel means a checkpoint is already pending, which covers this commit too.
+            let _ = checkpointer.try_send(());
+            since_nudge = 0;
+        }
+    }
+}
+
+/// Moves every waiting job into `batch`, up to [`MAX_BATCH`].
+fn drain(jobs: &Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Runs one shared transaction. Every job is answered exactly once, after the commit or failure.
+fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>) {
+    let mut finished: Vec<Finish> = Vec::new();
+    let mut open = false;
+    for job in jobs {
+        if !open {
+            if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+                // Nothing can run without a transaction: the job fails without running.
+                job.fail(&e.to_string());
+                continue;
+            }
+            open = true;
+        }
+        let started = exec(conn, "SAVEPOINT job");
+        let done = job.run(conn);
+        let kept = started.is_ok()
+            && if done.keep {
+                exec(conn, "RELEASE job").is_ok()
+            } else {
+                exec(conn, "ROLLBACK TO job")
+                    .and_then(|_| exec(conn, "RELEASE job"))
+                    .is_ok()
+            };
+        finished.push(done.finish);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back by itself (a full disk, an I/O error): every
+            // write that shared it is lost, so each is told so, and the next job starts afresh.
+            let message = "the transaction was rolled back by the database".to_owned();
+            for finish in finished.drain(..) {
+                finish(Some(&message));
+            }
+            open = false;
+        } else if !kept {
+            // The savepoint itself could not be managed, so this job's effects are unknown; failing
+            // the whole transaction is the only answer that never reports a write wrongly.
+            let _ = exec(conn, "ROLLBACK");
+            let message = "the job's savepoint could not be released".to_owned();
+            for finish in finished.drain(..) {
+                finish(Some(&message));
+            }
+            open = false;
+        }
+    }
+    if !open {
+        return;
+    }
+    match exec(conn, "COMMIT") {
+        Ok(()) => {
+            for finish in finished {
+                finish(None);
+            }
+        }
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            let message = e.to_string();
+            for finish in finished {
+                finish(Some(&message));
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Behaviour tests of the store: group commit with savepoint isolation, migrations, durability.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use store::rusqlite::{self, Connection};
+use store::{Clock, Durability, ManualClock, Options, Store, StoreError};
+
+/// The error type of the test closures: anything the store or SQLite says, or a refusal by a closure.
+#[derive(Debug, thiserror::Error)]
+enum TestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("env/state.db"), Options::default()).unwrap()
+}
+
+fn with_table(store: &Store) {
+    store
+        .migrate(
+            "test",
+            &["CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT;"],
+        )
+        .unwrap();
+}
+
+fn insert(store: &Store, k: i64, v: &str) -> Result<(), TestError> {
+    let v = v.to_owned();
+    store.write(move |c: &Connection| {
+        c.prepare_cached("INSERT INTO t (k, v) VALUES (?1, ?2)")?
+            .execute(rusqlite::params![k, v])?;
+        Ok(())
+    })
+}
+
+/// The rows of `t` as `k=v` lines, read through the read pool.
+fn rows(store: &Store) -> Vec<String> {
+    store
+        .read(|c: &Connection| -> Result<Vec<String>, TestError> {
+            let mut stmt = c.prepare_cached("SELECT k, v FROM t ORDER BY k")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(format!(
+                    "{}={}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn write_is_visible_to_readers_and_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    insert(&store, 1, "one").unwrap();
+    assert_eq!(rows(&store), ["1=one"]);
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(rows(&store), ["1=one"]);
+}
+
+#[test]
+fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let before = store.stats();
+
+    // Hold the writer inside a first write until every other writer has queued behind it, so the
+    // next transaction is known to hold them all.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write(move |c: &Connection| -> Result<(), TestError> {
+                c.execute("INSERT INTO t (k, v) VALUES (0, 'blocker')", [])?;
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    started_rx.recv().unwrap();
+    let writers = 16;
+    let handles: Vec<_> = (1..=writers)
+        .map(|k| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store.write(move |c: &Connection| -> Result<i64, TestError> {
+                    c.execute("INSERT INTO t (k, v) VALUES (?1, 'w')", [k])?;
+                    if k == 7 {
+                        // Its insert happened; the savepoint must undo it without touching others.
+                        return Err(TestError::Refused(format!("writer {k}")));
+                    }
+                    Ok(k)
+                })
+            })
+        })
+        .collect();
+    while store.stats().submitted < before.submitted + 1 + writers as u64 {
+        std::thread::yield_now();
+    }
+    release_tx.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    let results: Vec<String> = handles
+        .into_iter()
+        .map(|h| match h.join().unwrap() {
+            Ok(k) => format!("ok {k}"),
+            Err(e) => format!("err {e}"),
+        })
+        .collect();
+    assert_eq!(results[6], "err refused: writer 7");
+    assert_eq!(results.iter().filter(|r| r.starts_with("ok")).count(), 15);
+
+    let after = store.stats();
+    assert_eq!(after.writes - before.writes, 1 + writers as u64);
+    assert_eq!(
+        after.commits - before.commits,
+        2,
+        "blocker, then all waiting writers at once"
+    );
+    assert!(after.largest_batch >= writers as u64);
+
+    let expected: Vec<String> = std::iter::once("0=blocker".to_owned())
+        .chain((1..=16).filter(|k| *k != 7).map(|k| format!("{k}=w")))
+        .collect();
+    assert_eq!(rows(&store), expected);
+}
+
+#[test]
+fn concurrent_writers_are_coalesced_and_all_acknowledged_writes_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let threads = 8;
+    let per_thread = 200;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let store = store.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..per_thread {
+                    insert(&store, (t * per_thread + i) as i64, "x").unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let stats = store.stats();
+    assert!(stats.writes >= (threads * per_thread) as u64);
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(rows(&store).len(), threads * per_thread);
+}
+
+#[test]
+fn a_failing_sql_statement_fails_only_its_own_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    insert(&store, 1, "first").unwrap();
+    let duplicate = insert(&store, 1, "again").unwrap_err();
+    assert!(
+        duplicate.to_string().contains("UNIQUE constraint failed"),
+        "{duplicate}"
+    );
+    insert(&store, 2, "second").unwrap();
+    assert_eq!(rows(&store), ["1=first", "2=second"]);
+}
+
+#[test]
+fn a_panicking_closure_panics_in_the_caller_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let panicking = store.clone();
+    let joined = std::thread::spawn(move || {
+        panicking.write(|c: &Connection| -> Result<(), TestError> {
+            c.execute("INSERT INTO t (k, v) VALUES (1, 'half')", [])?;
+            panic!("closure bug");
+        })
+    })
+    .join();
+    let panic = joined.unwrap_err();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"closure bug"));
+    insert(&store, 2, "after").unwrap();
+    assert_eq!(rows(&store), ["2=after"]);
+}
+
+#[test]
+fn migrations_run_once_in_order_and_extend_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let v1 = "CREATE TABLE a (x INTEGER) STRICT;";
+    let v2 = "INSERT INTO a (x) VALUES (1);";
+    store.migrate("comp", &[v1]).unwrap();
+    store.migrate("comp", &[v1]).unwrap();
+    store.migrate("comp", &[v1, v2]).unwrap();
+    store.migrate("comp", &[v1, v2]).unwrap();
+    // Another component's versions are independent.
+    store
+        .migrate("other", &[v1.replace(" a ", " b ").as_str()])
+        .unwrap();
+    drop(store);
+    let store = open(&dir);
+    store.migrate("comp", &[v1, v2]).unwrap();
+    let count: i64 = store
+        .read(|c: &Connection| -> Result<i64, TestError> {
+            Ok(c.query_row("SELECT count(*) FROM a", [], |r| r.get(0))?)
+        })
+        .unwrap();
+    assert_eq!(count, 1, "the second migration ran exactly once");
+}
+
+#[test]
+fn a_failing_migration_leaves_the_version_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let v1 = "CREATE TABLE a (x INTEGER) STRICT;";
+    let err = store.migrate("comp", &[v1, "NOT SQL"]).unwrap_err();
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+    // Version 1 was not recorded either (same transaction), so applying it again works.
+    store.migrate("comp", &[v1]).unwrap();
+}
+
+#[test]
+fn a_newer_schema_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .migrate(
+            "sqs",
+            &[
+                "CREATE TABLE a (x ANY) STRICT;",
+                "CREATE TABLE b (x ANY) STRICT;",
+            ],
+        )
+        .unwrap();
+    drop(store);
+    let store = open(&dir);
+    let err = store
+        .migrate("sqs", &["CREATE TABLE a (x ANY) STRICT;"])
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NewerSchema { component, found: 2, supported: 1 } if component == "sqs"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the database holds schema version 2 of `sqs`, but this program supports only up to \
+         version 1; use a newer version of the program"
+    );
+}
+
+fn pragma(store: &Store, name: &'static str) -> String {
+    store
+        .write(move |c: &Connection| -> Result<String, TestError> {
+            Ok(c.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })?)
+        })
+        .unwrap()
+}
+
+#[test]
+fn durability_options_set_the_synchronous_mode_in_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = Store::open(&dir.path().join("normal.db"), Options::default()).unwrap();
+    assert_eq!(normal.durability(), Durability::Normal);
+    assert_eq!(pragma(&normal, "synchronous"), "1");
+    assert_eq!(pragma(&normal, "journal_mode"), "wal");
+    let full = Store::open(
+        &dir.path().join("full.db"),
+        Options {
+            durability: Durability::Full,
+        },
+    )
+    .unwrap();
+    assert_eq!(full.durability(), Durability::Full);
+    assert_eq!(pragma(&full, "synchronous"), "2");
+    with_table(&full);
+    insert(&full, 1, "synced").unwrap();
+    assert_eq!(rows(&full), ["1=synced"]);
+}
+
+#[test]
+fn readers_are_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let err = store
+        .read(|c: &Connection| -> Result<usize, TestError> {
+            Ok(c.execute("INSERT INTO t (k, v) VALUES (1, 'x')", [])?)
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("readonly"), "{err}");
+    assert!(rows(&store).is_empty());
+}
+
+#[test]
+fn open_reports_an_unusable_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = Store::open(&file.join("state.db"), Options::default())
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn manual_clock_moves_only_when_told_and_wakes_listeners() {
+    let clock = ManualClock::new(1_000);
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    clock.on_change(Box::new(move || {
+        tx.lock().unwrap().send(()).unwrap();
+    }));
+    assert_eq!(clock.now_millis(), 1_000);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(clock.now_millis(), 3_000);
+    clock.set(500);
+    assert_eq!(clock.now_millis(), 500);
+    assert_eq!(rx.try_iter().count(), 2);
+    assert!(!clock.is_real());
+    assert!(store::SystemClock.now_millis() > 1_600_000_000_000);
+}
+
+#[test]
+fn checkpoint_empties_the_wal_and_keeps_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    for k in 0..50 {
+        insert(&store, k, "row").unwrap();
+    }
+    let wal = dir.path().join("env/state.db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    store.checkpoint().unwrap();
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    assert_eq!(rows(&store).len(), 50);
+    insert(&store, 50, "after").unwrap();
+    drop(store);
+    assert_eq!(rows(&open(&dir)).len(), 51);
+}
