@@ -1,0 +1,101 @@
+//! BatchWriteItem and BatchGetItem.
+
+use dynamodb::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
+
+use crate::support::*;
+
+fn puts(table: &str, range: std::ops::Range<usize>) -> BatchWriteItemInput {
+    let mut input = BatchWriteItemInput::default();
+    input.request_items.insert(
+        table.into(),
+        range
+            .map(|i| WriteRequest::Put {
+                item: j(&format!(r#"{{"pk":{{"S":"k{i}"}},"v":{{"N":"{i}"}}}}"#)),
+            })
+            .collect(),
+    );
+    input
+}
+
+#[test]
+fn batch_write_takes_at_most_25_and_reports_no_unprocessed_items() {
+    let e = env();
+    create(&e.db, "tbl", None, None);
+    create(&e.db, "ubl", None, None);
+    let out = e.db.batch_write_item(puts("tbl", 0..25)).unwrap();
+    assert!(out.unprocessed_items.is_empty());
+    let err = e.db.batch_write_item(puts("tbl", 0..26)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Member must have length less than or equal to 25"),
+        "{err}"
+    );
+    // Puts and deletes across two tables in one call.
+    let mut mixed = puts("ubl", 0..3);
+    mixed.request_items.insert(
+        "tbl".into(),
+        vec![WriteRequest::Delete {
+            key: j(r#"{"pk":{"S":"k0"}}"#),
+        }],
+    );
+    e.db.batch_write_item(mixed).unwrap();
+    assert_eq!(e.db.describe_table("tbl").unwrap().item_count, 24);
+    assert_eq!(e.db.describe_table("ubl").unwrap().item_count, 3);
+    let mut dup = puts("tbl", 0..2);
+    dup.request_items
+        .get_mut("tbl")
+        .unwrap()
+        .push(WriteRequest::Delete {
+            key: j(r#"{"pk":{"S":"k1"}}"#),
+        });
+    assert_eq!(
+        e.db.batch_write_item(dup).unwrap_err().to_string(),
+        "Provided list of item keys contains duplicates"
+    );
+    let mut bad_key = puts("tbl", 30..31);
+    bad_key
+        .request_items
+        .get_mut("tbl")
+        .unwrap()
+        .push(WriteRequest::Put {
+            item: j(r#"{"v":{"N":"1"}}"#),
+        });
+    assert_eq!(bad_key.request_items["tbl"].len(), 2);
+    assert_eq!(
+        e.db.batch_write_item(bad_key).unwrap_err().code(),
+        "ValidationException"
+    );
+    assert_eq!(
+        e.db.describe_table("tbl").unwrap().item_count,
+        24,
+        "a refused batch writes nothing"
+    );
+}
+
+#[test]
+fn batch_get_returns_found_items_and_refuses_over_100_keys() {
+    let e = env();
+    create(&e.db, "tbl", None, None);
+    e.db.batch_write_item(puts("tbl", 0..10)).unwrap();
+    let keys = |r: std::ops::Range<usize>| KeysAndAttributes {
+        keys: r
+            .map(|i| j(&format!(r#"{{"pk":{{"S":"k{i}"}}}}"#)))
+            .collect(),
+        projection_expression: Some("v".into()),
+        ..Default::default()
+    };
+    let mut input = BatchGetItemInput::default();
+    input.request_items.insert("tbl".into(), keys(5..15));
+    let out = e.db.batch_get_item(input).unwrap();
+    let mut got: Vec<String> = out.responses["tbl"].iter().map(show).collect();
+    got.sort();
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0], r#"{"v": {N:5}}"#);
+    assert!(out.unprocessed_keys.is_empty());
+    let mut too_many = BatchGetItemInput::default();
+    too_many.request_items.insert("tbl".into(), keys(0..101));
+    assert_eq!(
+        e.db.batch_get_item(too_many).unwrap_err().to_string(),
+        "Too many items requested for the BatchGetItem call"
+    );
+}

@@ -1,0 +1,346 @@
+//! DynamoDB Streams: one record per change in the declared view, none for a write that changes
+//! nothing, increasing sequence numbers, 24-hour retention, and the four iterator types.
+
+use dynamodb::{
+    DeleteItemInput, DynamoDb, GetRecordsInput, GetShardIteratorInput, ListStreamsInput,
+    PutItemInput, ScalarType, ShardIteratorType, StreamRecord, StreamViewType, UpdateItemInput,
+};
+use expect_test::expect;
+
+use crate::support::*;
+
+fn stream_arn(db: &DynamoDb, table: &str) -> String {
+    db.describe_table(table)
+        .unwrap()
+        .latest_stream_arn
+        .expect("stream")
+}
+
+fn iterator(db: &DynamoDb, table: &str, kind: ShardIteratorType, seq: Option<String>) -> String {
+    let arn = stream_arn(db, table);
+    let shard = db.describe_stream(&arn).unwrap().shards[0].shard_id.clone();
+    db.get_shard_iterator(GetShardIteratorInput {
+        stream_arn: arn,
+        shard_id: shard,
+        shard_iterator_type: kind,
+        sequence_number: seq,
+    })
+    .unwrap()
+}
+
+fn all_records(db: &DynamoDb, table: &str) -> Vec<StreamRecord> {
+    let it = iterator(db, table, ShardIteratorType::TrimHorizon, None);
+    db.get_records(GetRecordsInput {
+        shard_iterator: it,
+        limit: None,
+    })
+    .unwrap()
+    .records
+}
+
+/// One line per record: event, keys, images.
+fn show_records(records: &[StreamRecord]) -> String {
+    records
+        .iter()
+        .map(|r| {
+            let d = &r.dynamodb;
+            let img =
+                |i: &Option<dynamodb::Item>| i.as_ref().map(show).unwrap_or_else(|| "-".into());
+            format!(
+                "{} keys={} new={} old={}",
+                r.event_name.as_str(),
+                show(&d.keys),
+                img(&d.new_image),
+                img(&d.old_image)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The same writes on a table of each view type, some of which change nothing.
+fn run_writes(e: &Env, table: &str) {
+    let put = |item: &str| {
+        e.db.put_item(PutItemInput {
+            table_name: table.into(),
+            item: j(item),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    put(r#"{"pk":{"S":"a"},"v":{"N":"1"}}"#);
+    put(r#"{"pk":{"S":"a"},"v":{"N":"1.0"}}"#); // the same item again: no record
+    e.db.update_item(UpdateItemInput {
+        table_name: table.into(),
+        key: j(r#"{"pk":{"S":"a"}}"#),
+        update_expression: Some("SET v = :v".into()),
+        expression_attribute_values: vals(r#"{":v":{"N":"2"}}"#),
+        ..Default::default()
+    })
+    .unwrap();
+    e.db.update_item(UpdateItemInput {
+        table_name: table.into(),
+        key: j(r#"{"pk":{"S":"a"}}"#),
+        update_expression: Some("SET v = :v".into()),
+        expression_attribute_values: vals(r#"{":v":{"N":"2"}}"#),
+        ..Default::default()
+    })
+    .unwrap(); // sets an equal value: no record
+    let failed = e.db.put_item(PutItemInput {
+        table_name: table.into(),
+        item: j(r#"{"pk":{"S":"a"},"v":{"N":"9"}}"#),
+        condition_expression: Some("attribute_not_exists(pk)".into()),
+        ..Default::default()
+    });
+    assert!(failed.is_err()); // a failed condition writes nothing: no record
+    e.db.delete_item(DeleteItemInput {
+        table_name: table.into(),
+        key: j(r#"{"pk":{"S":"a"}}"#),
+        ..Default::default()
+    })
+    .unwrap();
+    e.db.delete_item(DeleteItemInput {
+        table_name: table.into(),
+        key: j(r#"{"pk":{"S":"a"}}"#),
+        ..Default::default()
+    })
+    .unwrap(); // missing: no record
+}
+
+#[test]
+fn records_follow_the_view_type_and_skip_writes_that_change_nothing() {
+    let mut out = String::new();
+    for view in [
+        StreamViewType::KeysOnly,
+        StreamViewType::NewImage,
+        StreamViewType::OldImage,
+        StreamViewType::NewAndOldImages,
+    ] {
+        let e = env();
+        create(&e.db, "str", None, Some(view));
+        run_writes(&e, "str");
+        out.push_str(&format!(
+            "{}:\n{}\n",
+            view.as_str(),
+            show_records(&all_records(&e.db, "str"))
+        ));
+    }
+    expect![[r#"
+        KEYS_ONLY:
+        INSERT keys={"pk": {S:"a"}} new=- old=-
+        MODIFY keys={"pk": {S:"a"}} new=- old=-
+        REMOVE keys={"pk": {S:"a"}} new=- old=-
+        NEW_IMAGE:
+        INSERT keys={"pk": {S:"a"}} new={"pk": {S:"a"}, "v": {N:1}} old=-
+        MODIFY keys={"pk": {S:"a"}} new={"pk": {S:"a"}, "v": {N:2}} old=-
+        REMOVE keys={"pk": {S:"a"}} new=- old=-
+        OLD_IMAGE:
+        INSERT keys={"pk": {S:"a"}} new=- old=-
+        MODIFY keys={"pk": {S:"a"}} new=- old={"pk": {S:"a"}, "v": {N:1}}
+        REMOVE keys={"pk": {S:"a"}} new=- old={"pk": {S:"a"}, "v": {N:2}}
+        NEW_AND_OLD_IMAGES:
+        INSERT keys={"pk": {S:"a"}} new={"pk": {S:"a"}, "v": {N:1}} old=-
+        MODIFY keys={"pk": {S:"a"}} new={"pk": {S:"a"}, "v": {N:2}} old={"pk": {S:"a"}, "v": {N:1}}
+        REMOVE keys={"pk": {S:"a"}} new=- old={"pk": {S:"a"}, "v": {N:2}}
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn record_fields_sequence_numbers_and_clock() {
+    let e = env();
+    create(
+        &e.db,
+        "sale-dev",
+        Some(ScalarType::S),
+        Some(StreamViewType::NewImage),
+    );
+    for i in 0..5 {
+        e.clock.advance_millis(1000);
+        e.db.put_item(PutItemInput {
+            table_name: "sale-dev".into(),
+            item: j(&format!(r#"{{"pk":{{"S":"s{i}"}},"sk":{{"S":"e"}}}}"#)),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let records = all_records(&e.db, "sale-dev");
+    assert_eq!(records.len(), 5);
+    let arn = stream_arn(&e.db, "sale-dev");
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(
+            (r.event_version, r.event_source, r.aws_region),
+            ("1.1", "aws:dynamodb", "us-east-1")
+        );
+        assert_eq!(r.event_source_arn, arn);
+        assert_eq!(
+            r.dynamodb.approximate_creation_date_time_millis,
+            T0 + 1000 * (i as i64 + 1)
+        );
+        assert_eq!(r.dynamodb.stream_view_type, StreamViewType::NewImage);
+        assert_eq!(r.dynamodb.sequence_number.len(), 21);
+        // keys (pk 2+2, sk 2+1) and the new image (the same attributes).
+        assert_eq!(r.dynamodb.size_bytes, 14);
+    }
+    let seqs: Vec<u128> = records
+        .iter()
+        .map(|r| r.dynamodb.sequence_number.parse().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let ids: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.event_id.as_str()).collect();
+    assert_eq!(ids.len(), 5);
+}
+
+#[test]
+fn iterators_trim_horizon_latest_at_and_after() {
+    let e = env();
+    create(&e.db, "str", None, Some(StreamViewType::KeysOnly));
+    let put = |pk: &str| {
+        e.db.put_item(PutItemInput {
+            table_name: "str".into(),
+            item: j(&format!(r#"{{"pk":{{"S":"{pk}"}}}}"#)),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    put("a");
+    put("b");
+    let latest = iterator(&e.db, "str", ShardIteratorType::Latest, None);
+    put("c");
+    put("d");
+    let keys = |it: String, limit: Option<usize>| {
+        let out =
+            e.db.get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit,
+            })
+            .unwrap();
+        let keys: Vec<String> = out
+            .records
+            .iter()
+            .map(|r| format!("{:?}", r.dynamodb.keys["pk"]))
+            .collect();
+        (
+            keys.join(" "),
+            out.records,
+            out.next_shard_iterator.unwrap(),
+        )
+    };
+    let (after_latest, _, _) = keys(latest, None);
+    assert_eq!(after_latest, r#"{S:"c"} {S:"d"}"#);
+    let (first_two, records, next) = keys(
+        iterator(&e.db, "str", ShardIteratorType::TrimHorizon, None),
+        Some(2),
+    );
+    assert_eq!(first_two, r#"{S:"a"} {S:"b"}"#);
+    let (rest, _, next) = keys(next, Some(10));
+    assert_eq!(rest, r#"{S:"c"} {S:"d"}"#);
+    let (empty, _, _) = keys(next, None);
+    assert_eq!(empty, "");
+    let b_seq = records[1].dynamodb.sequence_number.clone();
+    let (at_b, _, _) = keys(
+        iterator(
+            &e.db,
+            "str",
+            ShardIteratorType::AtSequenceNumber,
+            Some(b_seq.clone()),
+        ),
+        None,
+    );
+    assert_eq!(at_b, r#"{S:"b"} {S:"c"} {S:"d"}"#);
+    let (after_b, _, _) = keys(
+        iterator(
+            &e.db,
+            "str",
+            ShardIteratorType::AfterSequenceNumber,
+            Some(b_seq),
+        ),
+        None,
+    );
+    assert_eq!(after_b, r#"{S:"c"} {S:"d"}"#);
+}
+
+#[test]
+fn records_are_kept_24_hours_and_iterators_expire_after_15_minutes() {
+    let e = env();
+    create(&e.db, "str", None, Some(StreamViewType::KeysOnly));
+    let put = |pk: &str| {
+        e.db.put_item(PutItemInput {
+            table_name: "str".into(),
+            item: j(&format!(r#"{{"pk":{{"S":"{pk}"}}}}"#)),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    put("old");
+    let it = iterator(&e.db, "str", ShardIteratorType::TrimHorizon, None);
+    e.clock.advance_millis(15 * 60 * 1000 + 1);
+    let expired =
+        e.db.get_records(GetRecordsInput {
+            shard_iterator: it,
+            limit: None,
+        })
+        .unwrap_err();
+    assert_eq!(expired.code(), "ExpiredIteratorException");
+    e.clock.advance_millis(12 * 3600 * 1000);
+    put("young");
+    assert_eq!(all_records(&e.db, "str").len(), 2);
+    e.clock.advance_millis(12 * 3600 * 1000);
+    let kept = all_records(&e.db, "str");
+    assert_eq!(kept.len(), 1, "the first record is older than 24 hours");
+    assert_eq!(
+        format!("{:?}", kept[0].dynamodb.keys["pk"]),
+        r#"{S:"young"}"#
+    );
+    // A write after a minute trims what expired; sequence numbers keep increasing after a trim.
+    e.clock.advance_millis(60_000);
+    put("next");
+    assert_eq!(e.db.trim_streams().unwrap(), 0, "the write already trimmed");
+    let after = all_records(&e.db, "str");
+    assert_eq!(after.len(), 2);
+    assert!(after[1].dynamodb.sequence_number > kept[0].dynamodb.sequence_number);
+    e.clock.advance_millis(25 * 3600 * 1000);
+    assert_eq!(e.db.trim_streams().unwrap(), 2);
+    put("last");
+    assert!(
+        all_records(&e.db, "str")[0].dynamodb.sequence_number > after[1].dynamodb.sequence_number
+    );
+}
+
+#[test]
+fn list_and_describe_streams() {
+    let e = env();
+    create(
+        &e.db,
+        "with-stream",
+        None,
+        Some(StreamViewType::NewAndOldImages),
+    );
+    create(&e.db, "no-stream", None, None);
+    let list = e.db.list_streams(ListStreamsInput::default()).unwrap();
+    assert_eq!(list.streams.len(), 1);
+    assert_eq!(list.streams[0].table_name, "with-stream");
+    let d = e.db.describe_stream(&list.streams[0].stream_arn).unwrap();
+    assert_eq!(
+        (d.stream_status, d.stream_view_type, d.shards.len()),
+        ("ENABLED", StreamViewType::NewAndOldImages, 1)
+    );
+    assert_eq!(
+        d.shards[0].sequence_number_range.ending_sequence_number,
+        None
+    );
+    assert!(e
+        .db
+        .describe_table("no-stream")
+        .unwrap()
+        .latest_stream_arn
+        .is_none());
+    e.db.delete_table("with-stream").unwrap();
+    assert_eq!(
+        e.db.describe_stream(&list.streams[0].stream_arn)
+            .unwrap_err()
+            .code(),
+        "ResourceNotFoundException"
+    );
+}
