@@ -7,8 +7,12 @@
 //! SQLite insert of the same rows into a nine-column table (same journal settings), with one
 //! prepared statement in one transaction.
 //!
-//! Usage: `cargo bench -p dynamodb --bench writes -- [--items N] [--runs R] [--callers C]`
-//! (defaults: 1,000,000 items, 3 runs, 4 callers). Requests are built before the clock starts, for
+//! Usage: `cargo bench -p dynamodb --bench writes -- [--items N] [--runs R] [--callers C]
+//! [--only engine|floor|commits-default-cache|commits-64mib-cache]` (defaults: 1,000,000 items,
+//! 3 runs, 4 callers, both sides). `--only` runs one side, for instruction counts under
+//! `valgrind --tool=callgrind`; the `commits-*` sides are the bare insert in commits of 100 rows
+//! with SQLite's default page cache and with the store's 64 MiB, to show the cost of the latter
+//! on every commit. Requests are built before the clock starts, for
 //! both sides. With C callers, C threads split the batches and call the engine concurrently; their
 //! writes share commits through the store's group commit.
 
@@ -198,6 +202,56 @@ fn run_floor(rows: &[Sale]) -> Measure {
     Measure::new(rows.len(), start.elapsed().as_secs_f64(), cpu_before)
 }
 
+/// The bare insert again, but in commits of `per_commit` rows as the store's group commit makes
+/// them (each 25 rows in a savepoint, as each call is), on a connection with SQLite's default page cache or with `cache_kib` KiB of it (the
+/// store's writer has 64 MiB). Shows what a large page cache costs on every COMMIT: SQLite walks
+/// the cache's whole page hash at the end of each write transaction.
+fn run_commits(rows: &[Sale], per_commit: usize, cache_kib: Option<i64>) -> Measure {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conn = Connection::open(dir.path().join("commits.db")).expect("open db");
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+         CREATE TABLE sale (sale_id INTEGER NOT NULL, employee_id INTEGER NOT NULL, customer TEXT,
+           product TEXT, quantity INTEGER, unit_price TEXT, total TEXT, transaction_timestamp TEXT,
+           branch_id INTEGER, PRIMARY KEY (sale_id, employee_id));",
+    )
+    .expect("schema");
+    if let Some(kib) = cache_kib {
+        conn.pragma_update(None, "cache_size", -kib)
+            .expect("cache size");
+    }
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    for chunk in rows.chunks(per_commit) {
+        let tx = conn.transaction().expect("begin");
+        // As in the store: 25 rows (one call) per savepoint.
+        for call in chunk.chunks(25) {
+            tx.execute_batch("SAVEPOINT job").expect("savepoint");
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO sale VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                .expect("prepare");
+            for s in call {
+                stmt.execute(params![
+                    s.sale_id,
+                    s.employee_id,
+                    s.customer,
+                    s.product,
+                    s.quantity,
+                    s.unit_price,
+                    s.total,
+                    s.transaction_timestamp,
+                    s.branch_id
+                ])
+                .expect("insert");
+            }
+            drop(stmt);
+            tx.execute_batch("RELEASE job").expect("release");
+        }
+        tx.commit().expect("commit");
+    }
+    Measure::new(rows.len(), start.elapsed().as_secs_f64(), cpu_before)
+}
+
 /// CPU seconds this process has used (all threads, user and system), from `/proc/self/stat`.
 /// Beside wall-clock rates it shows the cost of each side independently of other load on the
 /// machine. `None` where `/proc` is not there.
@@ -248,7 +302,32 @@ fn main() {
     let items = arg(&args, "--items", 1_000_000);
     let runs = arg(&args, "--runs", 3).max(1);
     let callers = arg(&args, "--callers", 4).max(1);
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
     let rows = sales(items);
+    if let Some(side) = only {
+        for run in 0..runs {
+            let m = match side {
+                "engine" => run_engine(&rows, callers),
+                "floor" => run_floor(&rows),
+                "commits-default-cache" => run_commits(&rows, 100, None),
+                "commits-64mib-cache" => run_commits(&rows, 100, Some(65536)),
+                other => panic!(
+                    "--only takes engine, floor, commits-default-cache or commits-64mib-cache, not {other}"
+                ),
+            };
+            println!(
+                "run {}: {side} {:>8.0} items/s ({:.1} us CPU/item)",
+                run + 1,
+                m.rate,
+                m.cpu_us.unwrap_or(f64::NAN)
+            );
+        }
+        return;
+    }
     let (mut engine, mut floor) = (Vec::new(), Vec::new());
     let (mut engine_cpu, mut floor_cpu) = (Vec::new(), Vec::new());
     for run in 0..runs {

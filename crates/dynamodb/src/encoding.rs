@@ -47,7 +47,7 @@ pub fn partition_hash(pk: &[u8]) -> i64 {
     i64::from(h)
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
@@ -59,7 +59,7 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_len(out, b.len());
     out.extend_from_slice(b);
 }
@@ -67,6 +67,20 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// The stored form of an item.
 pub fn encode_item(item: &Item) -> Vec<u8> {
     encode_pairs(item.len(), item.iter().map(|(k, v)| (k.as_str(), v)))
+}
+
+/// The stored form of an item whose size by AWS's rules is known ([`crate::value::item_size`]),
+/// which bounds the buffer closely enough that it is sized once without walking the item twice.
+pub fn encode_item_sized(item: &Item, size: usize) -> Vec<u8> {
+    // Beyond the AWS size, each attribute costs a tag and two lengths, and a number's sortable form
+    // (at most 21 bytes) may exceed its AWS size (at least 1 byte); an underestimate only regrows.
+    let mut out = Vec::with_capacity(size + 24 * item.len() + 8);
+    put_len(&mut out, item.len());
+    for (name, value) in item {
+        put_bytes(&mut out, name.as_bytes());
+        encode_value(&mut out, value);
+    }
+    out
 }
 
 /// The stored form of an item given as `count` name-value pairs in name order (for example the key
@@ -147,6 +161,51 @@ fn encode_value(out: &mut Vec<u8>, value: &AttributeValue) {
     }
 }
 
+/// One stream record inside a packed record batch (see [`put_record`]): the event code, the
+/// record's size in AWS bytes, and the stored forms of its keys and images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedRecord<'b> {
+    pub event: u8,
+    pub size: usize,
+    pub keys: &'b [u8],
+    pub new_image: Option<&'b [u8]>,
+    pub old_image: Option<&'b [u8]>,
+}
+
+/// Appends one stream record to a packed batch: the event code, the size, the keys, then each
+/// image as a presence byte and its bytes. The record's sequence number and time are those of its
+/// batch row, so they are not repeated here.
+pub fn put_record(out: &mut Vec<u8>, record: PackedRecord<'_>) {
+    out.push(record.event);
+    put_len(out, record.size);
+    put_bytes(out, record.keys);
+    for image in [record.new_image, record.old_image] {
+        match image {
+            Some(bytes) => {
+                out.push(1);
+                put_bytes(out, bytes);
+            }
+            None => out.push(0),
+        }
+    }
+}
+
+/// Reads the records of a packed batch back, in order. A damaged batch is an error.
+pub fn read_records(bytes: &[u8]) -> impl Iterator<Item = Result<PackedRecord<'_>, Error>> {
+    let mut r = Reader { bytes, pos: 0 };
+    std::iter::from_fn(move || {
+        if r.pos >= r.bytes.len() {
+            return None;
+        }
+        let record = r.record();
+        if record.is_err() {
+            // Nothing after a damaged record can be trusted.
+            r.pos = r.bytes.len();
+        }
+        Some(record)
+    })
+}
+
 /// Reads the stored form back.
 pub fn decode_item(bytes: &[u8]) -> Result<Item, Error> {
     let mut r = Reader { bytes, pos: 0 };
@@ -173,21 +232,26 @@ impl<'b> Reader<'b> {
         Ok(b)
     }
 
-    fn len(&mut self) -> Result<usize, Error> {
+    fn varint(&mut self) -> Result<usize, Error> {
         let mut n: usize = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
             n |= usize::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                // No length can exceed what is left of the blob.
-                return if n <= self.bytes.len() {
-                    Ok(n)
-                } else {
-                    Err(corrupt())
-                };
+                return Ok(n);
             }
         }
         Err(corrupt())
+    }
+
+    fn len(&mut self) -> Result<usize, Error> {
+        let n = self.varint()?;
+        // No length can exceed what is left of the blob.
+        if n <= self.bytes.len() {
+            Ok(n)
+        } else {
+            Err(corrupt())
+        }
     }
 
     fn bytes(&mut self) -> Result<&'b [u8], Error> {
@@ -200,6 +264,28 @@ impl<'b> Reader<'b> {
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
+    }
+
+    fn record(&mut self) -> Result<PackedRecord<'b>, Error> {
+        let event = self.byte()?;
+        let size = self.varint()?;
+        let keys = self.bytes()?;
+        let mut image = || -> Result<Option<&'b [u8]>, Error> {
+            match self.byte()? {
+                0 => Ok(None),
+                1 => Ok(Some(self.bytes()?)),
+                _ => Err(corrupt()),
+            }
+        };
+        let new_image = image()?;
+        let old_image = image()?;
+        Ok(PackedRecord {
+            event,
+            size,
+            keys,
+            new_image,
+            old_image,
+        })
     }
 
     fn string(&mut self) -> Result<String, Error> {
@@ -295,11 +381,50 @@ mod tests {
         ]);
         let bytes = encode_item(&it);
         assert_eq!(decode_item(&bytes).unwrap(), it);
+        assert_eq!(encode_item_sized(&it, crate::value::item_size(&it)), bytes);
+        assert_eq!(
+            encode_item_sized(&it, 0),
+            bytes,
+            "a low size only regrows the buffer"
+        );
         for cut in 0..bytes.len() {
             assert!(decode_item(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut bad = bytes.clone();
         bad.push(0);
         assert!(decode_item(&bad).is_err());
+    }
+
+    #[test]
+    fn packed_records_round_trip_and_damage_is_an_error() {
+        let records = [
+            PackedRecord {
+                event: 1,
+                size: 300,
+                keys: b"k1",
+                new_image: Some(b"new"),
+                old_image: None,
+            },
+            PackedRecord {
+                event: 3,
+                size: 7,
+                keys: b"",
+                new_image: None,
+                old_image: Some(&[0; 200]),
+            },
+        ];
+        let mut packed = Vec::new();
+        for r in records {
+            put_record(&mut packed, r);
+        }
+        let back: Vec<_> = read_records(&packed).collect::<Result<_, _>>().unwrap();
+        assert_eq!(back, records);
+        for cut in 1..packed.len() {
+            let read: Result<Vec<_>, _> = read_records(&packed[..cut]).collect();
+            // A cut at a record boundary reads fewer records; anywhere else it is an error.
+            if let Ok(r) = read {
+                assert_eq!(r, records[..1], "cut at {cut}");
+            }
+        }
     }
 }

@@ -26,7 +26,7 @@ mod table;
 mod time;
 mod write;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -237,21 +237,39 @@ impl DynamoDb {
             }
         }
         // Keys are checked and puts encoded here, on the caller's thread; duplicates are refused
-        // before anything is written.
-        let mut seen = BTreeSet::new();
+        // before anything is written. The schema is looked up once per table, not per entry.
+        let mut meta: Option<Arc<table::TableMeta>> = None;
+        let mut delete_keys: Vec<table::EncodedKey> = Vec::new();
         for action in &mut actions {
-            let meta = self.schema(&action.table)?;
-            action.pre_encode(&meta)?;
-            let key = match &action.pre {
-                Some(pre) => pre.key.clone(),
-                None => meta.key(&action.key)?,
+            let m = match meta.take() {
+                Some(m) if m.name == action.table => m,
+                _ => self.schema(&action.table)?,
             };
-            if !seen.insert((action.table.clone(), key)) {
-                return Err(Error::validation(
-                    "Provided list of item keys contains duplicates",
-                ));
+            action.pre_encode(&m)?;
+            if action.pre.is_none() {
+                delete_keys.push(m.key(&action.key)?);
             }
+            meta = Some(m);
         }
+        let mut deletes = delete_keys.iter();
+        let mut keys: Vec<(&str, &table::EncodedKey)> = Vec::with_capacity(actions.len());
+        for action in &actions {
+            let key = match &action.pre {
+                Some(pre) => &pre.key,
+                None => deletes
+                    .next()
+                    .ok_or_else(|| Error::Internal("a batch entry lost its key".into()))?,
+            };
+            keys.push((action.table.as_str(), key));
+        }
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::validation(
+                "Provided list of item keys contains duplicates",
+            ));
+        }
+        drop(keys);
+        drop(delete_keys);
         let written = self.write(move |ctx| write::run_batch(ctx, actions))?;
         drop(written);
         Ok(BatchWriteItemOutput::default())

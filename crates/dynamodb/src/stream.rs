@@ -4,7 +4,9 @@
 //! grows; one shard is enough locally and keeps the order of every key trivially). Records are
 //! written by `write.rs` in the same savepoint as their item change, numbered per table by
 //! `dynamodb_tables.next_seq`, which never goes back, so sequence numbers only increase even after
-//! old records are trimmed.
+//! old records are trimmed. They are stored packed, one `dynamodb_stream_batches` row per write
+//! call (`table.rs`); a reader seeks the row holding its position by the row's last number and
+//! skips the records before it.
 //!
 //! A sequence number is the table's counter `n` printed as `1` followed by `n` in 20 digits: 21
 //! digits, as DynamoDB's are 21 to 40. A shard iterator is `table_id:position:issued_ms:stream_arn`,
@@ -12,7 +14,7 @@
 
 use store::rusqlite::{params, Connection};
 
-use crate::encoding::decode_item;
+use crate::encoding::{decode_item, read_records};
 use crate::error::Error;
 use crate::table::{self, TableMeta, REGION};
 use crate::types::{
@@ -20,7 +22,6 @@ use crate::types::{
     ListStreamsOutput, SequenceNumberRange, Shard, ShardIteratorType, StreamDescription,
     StreamRecord, StreamRecordData, StreamSummary, StreamViewType,
 };
-use crate::value::Item;
 
 /// How long stream records are kept.
 pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
@@ -111,7 +112,7 @@ pub(crate) fn describe_stream(
     let meta = table_of_stream(conn, arn)?;
     let first: Option<i64> = conn
         .prepare_cached(
-            "SELECT seq FROM dynamodb_stream_records WHERE table_id = ?1 AND created_ms >= ?2 ORDER BY seq LIMIT 1",
+            "SELECT first_seq FROM dynamodb_stream_batches WHERE table_id = ?1 AND created_ms >= ?2 ORDER BY last_seq LIMIT 1",
         )?
         .query_map(params![meta.id, now_ms - RETENTION_MS], |r| r.get(0))?
         .next()
@@ -201,9 +202,12 @@ pub(crate) fn get_records(
         _ => return Err(stream_not_found(&arn)),
     };
     let view = meta.stream.unwrap_or(StreamViewType::KeysOnly);
+    let mut records = Vec::new();
+    let mut next = position;
+    // The first row is the one holding `position`, or the first after it.
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, created_ms, event, keys, new_image, old_image, size_bytes FROM dynamodb_stream_records \
-         WHERE table_id = ?1 AND seq >= ?2 AND created_ms >= ?3 ORDER BY seq LIMIT ?4",
+        "SELECT first_seq, created_ms, records FROM dynamodb_stream_batches \
+         WHERE table_id = ?1 AND last_seq >= ?2 AND created_ms >= ?3 ORDER BY last_seq LIMIT ?4",
     )?;
     let mut rows = stmt.query(params![
         table_id,
@@ -211,39 +215,46 @@ pub(crate) fn get_records(
         now_ms - RETENTION_MS,
         limit as i64
     ])?;
-    let mut records = Vec::new();
-    let mut next = position;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let event: String = row.get(2)?;
-        let image = |i: usize| -> Result<Option<Item>, Error> {
-            row.get::<_, Option<Vec<u8>>>(i)?
-                .map(|b| decode_item(&b))
-                .transpose()
-        };
-        let event_name = match event.as_str() {
-            "INSERT" => EventName::Insert,
-            "MODIFY" => EventName::Modify,
-            _ => EventName::Remove,
-        };
-        records.push(StreamRecord {
-            event_id: format!("{:016x}{:016x}", table_id, seq),
-            event_name,
-            event_version: "1.1",
-            event_source: "aws:dynamodb",
-            aws_region: REGION,
-            event_source_arn: arn.clone(),
-            dynamodb: StreamRecordData {
-                approximate_creation_date_time_millis: row.get(1)?,
-                keys: decode_item(&row.get::<_, Vec<u8>>(3)?)?,
-                new_image: image(4)?,
-                old_image: image(5)?,
-                sequence_number: sequence_number(seq),
-                size_bytes: row.get(6)?,
-                stream_view_type: view,
-            },
-        });
-        next = seq + 1;
+    'rows: while let Some(row) = rows.next()? {
+        let first_seq: i64 = row.get(0)?;
+        let created_ms: i64 = row.get(1)?;
+        let packed = row
+            .get_ref(2)?
+            .as_blob()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        for (seq, packed_record) in (first_seq..).zip(read_records(packed)) {
+            if seq < next {
+                continue;
+            }
+            if records.len() == limit {
+                break 'rows;
+            }
+            let r = packed_record?;
+            let event_name = match r.event {
+                1 => EventName::Insert,
+                2 => EventName::Modify,
+                3 => EventName::Remove,
+                _ => return Err(Error::Internal("a stored stream record is damaged".into())),
+            };
+            records.push(StreamRecord {
+                event_id: format!("{:016x}{:016x}", table_id, seq),
+                event_name,
+                event_version: "1.1",
+                event_source: "aws:dynamodb",
+                aws_region: REGION,
+                event_source_arn: arn.clone(),
+                dynamodb: StreamRecordData {
+                    approximate_creation_date_time_millis: created_ms,
+                    keys: decode_item(r.keys)?,
+                    new_image: r.new_image.map(decode_item).transpose()?,
+                    old_image: r.old_image.map(decode_item).transpose()?,
+                    sequence_number: sequence_number(seq),
+                    size_bytes: r.size as i64,
+                    stream_view_type: view,
+                },
+            });
+            next = seq + 1;
+        }
     }
     Ok(GetRecordsOutput {
         records,

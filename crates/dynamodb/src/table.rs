@@ -10,8 +10,9 @@
 //!   and rows come in sort-key order. `hash` (of `pk`) assigns each partition to a Scan Segment.
 //!   The hash is deliberately not part of the primary key: keys written in order (sale ids) then
 //!   land on the same B-tree pages, and a commit rewrites a few pages instead of one per item.
-//! - `dynamodb_stream_records`: `(table_id, seq) -> record`, written in the same savepoint as the
-//!   item change that caused it.
+//! - `dynamodb_stream_batches`: `(table_id, last_seq) -> (first_seq, created_ms, records)`, one row
+//!   per write closure and table holding every stream record it produced, packed; written in the
+//!   same savepoint as the item changes that caused them.
 
 use store::rusqlite::{params, Connection, OptionalExtension};
 
@@ -55,16 +56,17 @@ CREATE TABLE dynamodb_items (
     item BLOB NOT NULL,
     PRIMARY KEY (table_id, pk, sk)
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE dynamodb_stream_records (
+-- Stream records are written one row per write closure and table: a BatchWriteItem of 25 puts
+-- appends one row, not 25. `records` packs the records numbered first_seq..=last_seq
+-- (`encoding::put_record`); keyed by the last so that a reader finds the row holding any number
+-- with one range seek.
+CREATE TABLE dynamodb_stream_batches (
     table_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    keys BLOB NOT NULL,
-    new_image BLOB,
-    old_image BLOB,
-    size_bytes INTEGER NOT NULL,
-    PRIMARY KEY (table_id, seq)
+    records BLOB NOT NULL,
+    PRIMARY KEY (table_id, last_seq)
 ) STRICT, WITHOUT ROWID;
 "];
 
@@ -166,17 +168,25 @@ impl TableMeta {
 
     /// The index key of an item given to PutItem: key attributes present with the declared types.
     pub fn item_key(&self, item: &Item) -> Result<EncodedKey, Error> {
-        let mut parts = Vec::with_capacity(2);
-        for (name, ty) in std::iter::once(&self.hash).chain(self.range.as_ref()) {
+        let part = |(name, ty): &(String, ScalarType)| -> Result<Vec<u8>, Error> {
             let value = item.get(name).ok_or_else(|| {
                 Error::validation(format!(
                     "One or more parameter values were invalid: Missing the key {name} in the item"
                 ))
             })?;
             self.check_key_value(name, *ty, value)?;
-            parts.push(key_bytes(value));
-        }
-        Ok(self.encoded(parts))
+            Ok(key_bytes(value))
+        };
+        let pk = part(&self.hash)?;
+        let sk = match &self.range {
+            Some(range) => part(range)?,
+            None => Vec::new(),
+        };
+        Ok(EncodedKey {
+            hash: partition_hash(&pk),
+            pk,
+            sk,
+        })
     }
 
     /// The index key of a `Key` parameter: exactly the key attributes, with the declared types.
@@ -548,7 +558,7 @@ pub(crate) fn delete(conn: &Connection, name: &str) -> Result<TableMeta, Error> 
     let meta = load(conn, name)?;
     conn.execute("DELETE FROM dynamodb_items WHERE table_id = ?1", [meta.id])?;
     conn.execute(
-        "DELETE FROM dynamodb_stream_records WHERE table_id = ?1",
+        "DELETE FROM dynamodb_stream_batches WHERE table_id = ?1",
         [meta.id],
     )?;
     conn.execute("DELETE FROM dynamodb_tables WHERE id = ?1", [meta.id])?;

@@ -136,15 +136,22 @@ pub fn item_size(item: &Item) -> usize {
 /// Checks an item from a caller: every value valid, and the item within 400 KB. Sets are put in
 /// canonical order.
 pub fn validate_item(item: &mut Item) -> Result<(), Error> {
+    validate_item_sized(item).map(|_| ())
+}
+
+/// [`validate_item`], returning the item's size ([`item_size`]) so that a caller that needs it
+/// does not walk the item again.
+pub fn validate_item_sized(item: &mut Item) -> Result<usize, Error> {
     for value in item.values_mut() {
         validate_value(value)?;
     }
-    if item_size(item) > MAX_ITEM_SIZE {
+    let size = item_size(item);
+    if size > MAX_ITEM_SIZE {
         return Err(Error::Validation(
             "Item size has exceeded the maximum allowed size".into(),
         ));
     }
-    Ok(())
+    Ok(size)
 }
 
 /// Checks one value from a caller and puts its sets in canonical order.

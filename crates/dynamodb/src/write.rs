@@ -4,16 +4,24 @@
 //! check the request and parse its expressions, which needs no table state, and
 //! [`Action::pre_encode`] encodes a put's item and key from the cached table schema. The prepared
 //! actions then run inside one store write closure ([`WriteCtx`]), on the store's writer thread,
-//! where they read the current items, evaluate conditions, and write. Each item change and its
-//! stream record are written by [`WriteCtx::insert_new`] or [`WriteCtx::apply`] in the same
-//! savepoint: either both commit or neither does. A change that leaves the item as it was writes
-//! nothing and emits no record.
+//! where they read the current items, evaluate conditions, and write. Each item change is written
+//! by [`WriteCtx::insert_new`] or [`WriteCtx::apply`], which number its stream record and pack it
+//! into the closure's pending records; [`WriteCtx::finish`] writes them as one row per table at the
+//! end of the same closure, hence in the same savepoint: the changes and their records commit
+//! together or not at all. A change that leaves the item as it was writes nothing and emits no
+//! record.
+//!
+//! The hot path is a BatchWriteItem of new items: one closure, one reused INSERT per item that
+//! skips reading the old item (`ON CONFLICT DO NOTHING`; a key that exists falls back to the
+//! general path, which compares old and new), and one stream row for all 25 records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use store::rusqlite::{params, Connection, OptionalExtension};
+use store::rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
-use crate::encoding::{decode_item, encode_item, encode_pairs};
+use crate::encoding::{
+    decode_item, encode_item, encode_item_sized, encode_pairs, put_record, PackedRecord,
+};
 use crate::error::{CancellationReason, Error};
 use crate::expr::{
     self, apply_update, evaluate, parse_condition, parse_update, Condition, ExprKind, Placeholders,
@@ -24,7 +32,9 @@ use crate::types::{
     DeleteItemInput, EventName, Names, PutItemInput, ReturnOnFailure, ReturnValues,
     TransactWriteItem, UpdateItemInput, Values,
 };
-use crate::value::{item_size, validate_item, AttributeValue, Item, MAX_ITEM_SIZE};
+use crate::value::{
+    item_size, validate_item, validate_item_sized, AttributeValue, Item, MAX_ITEM_SIZE,
+};
 
 /// What a prepared action does to its item.
 #[derive(Debug)]
@@ -45,6 +55,8 @@ pub(crate) struct Action {
     pub condition: Option<Condition>,
     pub return_values: ReturnValues,
     pub on_failure: ReturnOnFailure,
+    /// For a put: the item's size by AWS's rules, computed when it was validated.
+    pub put_size: usize,
     /// For a put: its index key and stored bytes, computed on the caller's thread from the table's
     /// schema as it was then. Used only if the table still has that id when the write runs.
     pub pre: Option<Encoded>,
@@ -68,19 +80,25 @@ impl Action {
     pub fn pre_encode(&mut self, meta: &TableMeta) -> Result<(), Error> {
         if let ActionKind::Put(item) = &self.kind {
             let key = meta.item_key(item)?;
-            // Key attributes in name order, as an item of their own would hold them.
-            let mut keys: Vec<(&str, &AttributeValue)> = meta
-                .key_names()
-                .filter_map(|k| item.get_key_value(k).map(|(k, v)| (k.as_str(), v)))
-                .collect();
-            keys.sort_by_key(|(k, _)| *k);
+            // Key attributes in name order, as an item of their own would hold them (item_key
+            // has checked that they are there).
+            let mut keys: [Option<(&str, &AttributeValue)>; 2] = [None, None];
+            for (slot, name) in keys.iter_mut().zip(meta.key_names()) {
+                *slot = item.get_key_value(name).map(|(k, v)| (k.as_str(), v));
+            }
+            if let [Some(a), Some(b)] = &mut keys {
+                if b.0 < a.0 {
+                    std::mem::swap(a, b);
+                }
+            }
+            let keys = keys.iter().flatten();
             self.pre = Some(Encoded {
                 table_id: meta.id,
                 key,
-                bytes: encode_item(item),
-                size: item_size(item),
-                keys_bytes: encode_pairs(keys.len(), keys.iter().copied()),
-                keys_size: keys.iter().map(|(k, v)| k.len() + v.size()).sum(),
+                bytes: encode_item_sized(item, self.put_size),
+                size: self.put_size,
+                keys_bytes: encode_pairs(keys.clone().count(), keys.clone().copied()),
+                keys_size: keys.map(|(k, v)| k.len() + v.size()).sum(),
             });
         }
         Ok(())
@@ -124,7 +142,7 @@ pub(crate) fn prepare_put(input: PutItemInput) -> Result<Action, Error> {
         return Err(Error::validation("Return values set to invalid value"));
     }
     let mut item = input.item;
-    validate_item(&mut item)?;
+    let put_size = validate_item_sized(&mut item)?;
     let (condition, _) = parse_expressions(
         input.condition_expression.as_deref(),
         None,
@@ -138,6 +156,7 @@ pub(crate) fn prepare_put(input: PutItemInput) -> Result<Action, Error> {
         condition,
         return_values: input.return_values,
         on_failure: input.return_values_on_condition_check_failure,
+        put_size,
         pre: None,
     })
 }
@@ -164,6 +183,7 @@ pub(crate) fn prepare_delete(input: DeleteItemInput) -> Result<Action, Error> {
         condition,
         return_values: input.return_values,
         on_failure: input.return_values_on_condition_check_failure,
+        put_size: 0,
         pre: None,
     })
 }
@@ -184,6 +204,7 @@ pub(crate) fn prepare_update(input: UpdateItemInput) -> Result<Action, Error> {
         condition,
         return_values: input.return_values,
         on_failure: input.return_values_on_condition_check_failure,
+        put_size: 0,
         pre: None,
     })
 }
@@ -216,18 +237,50 @@ pub(crate) fn prepare_transact(item: TransactWriteItem) -> Result<Action, Error>
                 condition,
                 return_values: ReturnValues::None,
                 on_failure: return_values_on_condition_check_failure,
+                put_size: 0,
                 pre: None,
             })
         }
     }
 }
 
-/// The state of one store write closure: the connection, the time, and the tables touched (with
-/// their counters, saved once at the end).
+/// The state of one store write closure: the connection, the time, the tables touched (with
+/// their counters, saved once at the end) and the stream records produced so far (written once at
+/// the end, one row per table).
 pub(crate) struct WriteCtx<'c> {
     conn: &'c Connection,
     now_ms: i64,
-    tables: HashMap<String, TableMeta>,
+    /// Few calls touch more than one table, so a list searched by name beats hashing the name.
+    tables: Vec<TableMeta>,
+    pending: Vec<PendingRecords>,
+    /// The blind-put statement, kept across the entries of one call rather than looked up in the
+    /// connection's statement cache for each.
+    insert: Option<CachedStatement<'c>>,
+}
+
+/// The stream records one closure has produced for one table, packed, numbered
+/// `first_seq..=last_seq`.
+struct PendingRecords {
+    table_id: i64,
+    first_seq: i64,
+    last_seq: i64,
+    records: Vec<u8>,
+}
+
+/// The table `name` in the closure's cache, loaded on first use.
+fn table_in<'m>(
+    conn: &Connection,
+    tables: &'m mut Vec<TableMeta>,
+    name: &str,
+) -> Result<&'m mut TableMeta, Error> {
+    let at = match tables.iter().position(|m| m.name == name) {
+        Some(at) => at,
+        None => {
+            tables.push(table::load(conn, name)?);
+            tables.len() - 1
+        }
+    };
+    Ok(&mut tables[at])
 }
 
 /// An action located: its table and index key, and the item as it is now.
@@ -241,21 +294,14 @@ impl<'c> WriteCtx<'c> {
         WriteCtx {
             conn,
             now_ms,
-            tables: HashMap::new(),
+            tables: Vec::new(),
+            pending: Vec::new(),
+            insert: None,
         }
     }
 
     pub fn table(&mut self, name: &str) -> Result<&mut TableMeta, Error> {
-        if !self.tables.contains_key(name) {
-            let meta = table::load(self.conn, name)?;
-            self.tables.insert(name.to_string(), meta);
-        }
-        match self.tables.get_mut(name) {
-            Some(meta) => Ok(meta),
-            None => Err(Error::Internal(
-                "table vanished from the write context".into(),
-            )),
-        }
+        table_in(self.conn, &mut self.tables, name)
     }
 
     fn get(&self, table_id: i64, key: &EncodedKey) -> Result<Option<Item>, Error> {
@@ -337,18 +383,25 @@ impl<'c> WriteCtx<'c> {
         if !action.is_blind_put() {
             return Ok(false);
         }
-        let now_ms = self.now_ms;
         let conn = self.conn;
-        let meta = self.table(&action.table)?;
+        let meta = table_in(conn, &mut self.tables, &action.table)?;
         let Some(pre) = action.pre.as_ref().filter(|p| p.table_id == meta.id) else {
             return Ok(false);
         };
-        let inserted = conn
-            .prepare_cached(
+        let stmt = match &mut self.insert {
+            Some(stmt) => stmt,
+            None => self.insert.insert(conn.prepare_cached(
                 "INSERT INTO dynamodb_items (table_id, hash, pk, sk, item) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![meta.id, pre.key.hash, pre.key.pk, pre.key.sk, pre.bytes])?;
+            )?),
+        };
+        let inserted = stmt.execute(params![
+            meta.id,
+            pre.key.hash,
+            pre.key.pk,
+            pre.key.sk,
+            pre.bytes
+        ])?;
         if inserted == 0 {
             return Ok(false);
         }
@@ -356,18 +409,14 @@ impl<'c> WriteCtx<'c> {
         meta.size_bytes += pre.size as i64;
         if let Some(view) = meta.stream {
             let size = pre.keys_size + if view.has_new() { pre.size } else { 0 };
-            let new_image = view.has_new().then_some(pre.bytes.as_slice());
-            let keys = pre.keys_bytes.as_slice();
-            insert_record(
-                conn,
-                meta,
-                now_ms,
-                EventName::Insert,
-                keys,
-                new_image,
-                None,
+            let record = PackedRecord {
+                event: event_code(EventName::Insert),
                 size,
-            )?;
+                keys: &pre.keys_bytes,
+                new_image: view.has_new().then_some(pre.bytes.as_slice()),
+                old_image: None,
+            };
+            add_record(&mut self.pending, meta, record);
         }
         Ok(true)
     }
@@ -384,9 +433,8 @@ impl<'c> WriteCtx<'c> {
         if old == new {
             return Ok(());
         }
-        let now_ms = self.now_ms;
         let conn = self.conn;
-        let meta = self.table(table)?;
+        let meta = table_in(conn, &mut self.tables, table)?;
         let new_bytes = new.map(encode_item);
         match &new_bytes {
             Some(bytes) => {
@@ -421,58 +469,75 @@ impl<'c> WriteCtx<'c> {
             let size = item_size(&keys) as i64
                 + if view.has_new() { new_size } else { 0 }
                 + if view.has_old() { old_size } else { 0 };
-            insert_record(
-                conn,
-                meta,
-                now_ms,
-                event,
-                &encode_item(&keys),
-                new_image.as_deref(),
-                old_image.as_deref(),
-                size as usize,
-            )?;
+            let keys = encode_item(&keys);
+            let record = PackedRecord {
+                event: event_code(event),
+                size: size as usize,
+                keys: &keys,
+                new_image: new_image.as_deref(),
+                old_image: old_image.as_deref(),
+            };
+            add_record(&mut self.pending, meta, record);
         }
         Ok(())
     }
 
-    /// Saves the counters of every table touched. Called once, last.
+    /// Writes the pending stream records, one row per table, and saves the counters of every
+    /// table touched. Called once, last, inside the same savepoint as the item changes.
     pub fn finish(self) -> Result<(), Error> {
-        for meta in self.tables.values() {
+        drop(self.insert);
+        if !self.pending.is_empty() {
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO dynamodb_stream_batches (table_id, last_seq, first_seq, created_ms, records) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for p in &self.pending {
+                stmt.execute(params![
+                    p.table_id,
+                    p.last_seq,
+                    p.first_seq,
+                    self.now_ms,
+                    p.records
+                ])?;
+            }
+        }
+        for meta in &self.tables {
             table::save_counters(self.conn, meta)?;
         }
         Ok(())
     }
 }
 
-/// Appends one stream record, numbered from the table's counter.
-#[allow(clippy::too_many_arguments)]
-fn insert_record(
-    conn: &Connection,
-    meta: &mut TableMeta,
-    now_ms: i64,
-    event: EventName,
-    keys: &[u8],
-    new_image: Option<&[u8]>,
-    old_image: Option<&[u8]>,
-    size: usize,
-) -> Result<(), Error> {
+/// The code of an event in a packed record.
+pub(crate) fn event_code(event: EventName) -> u8 {
+    match event {
+        EventName::Insert => 1,
+        EventName::Modify => 2,
+        EventName::Remove => 3,
+    }
+}
+
+/// Adds one stream record to the closure's pending records of its table, numbered from the
+/// table's counter.
+fn add_record(pending: &mut Vec<PendingRecords>, meta: &mut TableMeta, record: PackedRecord<'_>) {
     let seq = meta.next_seq;
     meta.next_seq += 1;
-    conn.prepare_cached(
-        "INSERT INTO dynamodb_stream_records (table_id, seq, created_ms, event, keys, new_image, old_image, size_bytes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        meta.id,
-        seq,
-        now_ms,
-        event.as_str(),
-        keys,
-        new_image,
-        old_image,
-        size as i64
-    ])?;
-    Ok(())
+    let at = match pending.iter().position(|p| p.table_id == meta.id) {
+        Some(at) => at,
+        None => {
+            pending.push(PendingRecords {
+                table_id: meta.id,
+                first_seq: seq,
+                last_seq: seq,
+                // Room for a full BatchWriteItem of small items without regrowing.
+                records: Vec::with_capacity(8192),
+            });
+            pending.len() - 1
+        }
+    };
+    let p = &mut pending[at];
+    p.last_seq = seq;
+    put_record(&mut p.records, record);
 }
 
 /// The ConditionalCheckFailedException for an action whose condition did not hold.
@@ -602,7 +667,7 @@ pub(crate) fn run_transaction(ctx: &mut WriteCtx<'_>, actions: Vec<Action>) -> R
 
 /// Deletes the stream records older than `cutoff_ms` of every table. Records are written in
 /// sequence order with a clock that moves forward, so the expired ones are a prefix of each
-/// stream; the subquery walks the primary key in order and stops where that prefix ends.
+/// stream; the first row still kept, found by walking the primary key in order, marks its end.
 pub(crate) fn trim_streams(conn: &Connection, cutoff_ms: i64) -> Result<usize, Error> {
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM dynamodb_tables WHERE stream_view_type IS NOT NULL")?
@@ -610,13 +675,29 @@ pub(crate) fn trim_streams(conn: &Connection, cutoff_ms: i64) -> Result<usize, E
         .collect::<Result<_, _>>()?;
     let mut deleted = 0;
     for id in ids {
-        deleted += conn
+        // Every record of a batch row shares its time, so whole rows expire; they count by their
+        // records.
+        let end: Option<i64> = conn
             .prepare_cached(
-                "DELETE FROM dynamodb_stream_records WHERE table_id = ?1 AND seq < \
-                 coalesce((SELECT seq FROM dynamodb_stream_records \
-                  WHERE table_id = ?1 AND created_ms >= ?2 ORDER BY seq LIMIT 1), 9223372036854775807)",
+                "SELECT last_seq FROM dynamodb_stream_batches \
+                 WHERE table_id = ?1 AND created_ms >= ?2 ORDER BY last_seq LIMIT 1",
             )?
-            .execute(params![id, cutoff_ms])?;
+            .query_row(params![id, cutoff_ms], |r| r.get(0))
+            .optional()?;
+        let end = end.unwrap_or(i64::MAX);
+        let expired: i64 = conn
+            .prepare_cached(
+                "SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM dynamodb_stream_batches \
+                 WHERE table_id = ?1 AND last_seq < ?2",
+            )?
+            .query_row(params![id, end], |r| r.get(0))?;
+        if expired > 0 {
+            conn.prepare_cached(
+                "DELETE FROM dynamodb_stream_batches WHERE table_id = ?1 AND last_seq < ?2",
+            )?
+            .execute(params![id, end])?;
+            deleted += expired as usize;
+        }
     }
     Ok(deleted)
 }

@@ -344,3 +344,65 @@ fn list_and_describe_streams() {
         "ResourceNotFoundException"
     );
 }
+
+#[test]
+fn records_of_one_batch_write_are_read_in_pages_that_split_the_batch() {
+    let e = env();
+    create(&e.db, "bat", None, Some(StreamViewType::NewImage));
+    let mut input = dynamodb::BatchWriteItemInput::default();
+    input.request_items.insert(
+        "bat".into(),
+        ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|pk| dynamodb::WriteRequest::Put {
+                item: j(&format!(r#"{{"pk":{{"S":"{pk}"}},"v":{{"N":"1"}}}}"#)),
+            })
+            .collect(),
+    );
+    e.db.batch_write_item(input).unwrap();
+    let all = all_records(&e.db, "bat");
+    let seqs: Vec<&str> = all
+        .iter()
+        .map(|r| r.dynamodb.sequence_number.as_str())
+        .collect();
+    assert_eq!(all.len(), 5);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    // Pages of two records walk the five records of the one write exactly once, in order.
+    let mut it = iterator(&e.db, "bat", ShardIteratorType::TrimHorizon, None);
+    let mut paged = Vec::new();
+    loop {
+        let out =
+            e.db.get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(2),
+            })
+            .unwrap();
+        assert!(out.records.len() <= 2);
+        if out.records.is_empty() {
+            break;
+        }
+        paged.extend(out.records);
+        it = out.next_shard_iterator.unwrap();
+    }
+    assert_eq!(paged, all);
+    // An iterator at a number inside the write starts there.
+    let at = iterator(
+        &e.db,
+        "bat",
+        ShardIteratorType::AtSequenceNumber,
+        Some(all[2].dynamodb.sequence_number.clone()),
+    );
+    let from_c =
+        e.db.get_records(GetRecordsInput {
+            shard_iterator: at,
+            limit: None,
+        })
+        .unwrap()
+        .records;
+    assert_eq!(from_c, all[2..]);
+    expect![[r#"
+        INSERT keys={"pk": {S:"c"}} new={"pk": {S:"c"}, "v": {N:1}} old=-
+        INSERT keys={"pk": {S:"d"}} new={"pk": {S:"d"}, "v": {N:1}} old=-
+        INSERT keys={"pk": {S:"e"}} new={"pk": {S:"e"}, "v": {N:1}} old=-"#]]
+    .assert_eq(&show_records(&from_c));
+}
