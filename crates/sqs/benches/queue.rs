@@ -7,7 +7,13 @@
 //! - Long-poll wake-up latency: a receive waiting while another thread sends; time from the start
 //!   of the send to the receive's return. Reference: a send followed by a non-waiting receive.
 //!
-//! Run with `cargo bench -p sqs --bench queue`.
+//! - CPU cost of the queue cycle with one caller: process CPU time (every thread: caller, writer,
+//!   checkpointer) per message, which depends far less on other load than wall time does.
+//!   Reference: the CPU time per message of the bare SQLite floor with one commit per cycle.
+//!
+//! Run with `cargo bench -p sqs --bench queue`. `cargo bench -p sqs --bench queue -- cpu` runs only
+//! the CPU-cost part: under `valgrind --tool=callgrind` its instruction count divided by the
+//! messages it prints is the instructions per message.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
@@ -33,6 +39,18 @@ fn body(i: u64) -> String {
         i % 997,
         i % 100
     )
+}
+
+/// CPU time used so far by every thread of this process.
+fn process_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -163,7 +181,24 @@ fn cycle_rates(sqs: &Sqs, configs: &[(&str, usize)]) -> Vec<(f64, f64)> {
 /// with prepared statements, one thread, WAL with synchronous=NORMAL; one transaction per cycle, or
 /// (`one_transaction`) all the cycles of a sample in one transaction (pure row work, no commits).
 fn floor_rate(dir: &std::path::Path, depth: u64, one_transaction: bool) -> f64 {
-    let conn = Connection::open(dir.join(format!("floor-{depth}-{one_transaction}.db"))).unwrap();
+    floor_run(dir, depth, one_transaction, SAMPLES, None).0
+}
+
+/// The floor as [`floor_rate`] describes it, `samples` samples of [`SAMPLE_TIME`] each or (with
+/// `cycles`) one sample of that many cycles. Returns the median messages/s and the CPU time per
+/// message over all samples (µs).
+fn floor_run(
+    dir: &std::path::Path,
+    depth: u64,
+    one_transaction: bool,
+    samples: usize,
+    cycles: Option<u64>,
+) -> (f64, f64) {
+    let conn = Connection::open(dir.join(format!(
+        "floor-{depth}-{one_transaction}-{}.db",
+        cycles.unwrap_or(0)
+    )))
+    .unwrap();
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
          CREATE TABLE m (id INTEGER PRIMARY KEY, queue_id INTEGER NOT NULL, message_id TEXT NOT NULL,
@@ -186,10 +221,12 @@ fn floor_rate(dir: &std::path::Path, depth: u64, one_transaction: bool) -> f64 {
     conn.execute_batch("COMMIT").unwrap();
     let mut rates = Vec::new();
     let mut seq = depth;
-    for _ in 0..SAMPLES {
+    let (cpu_start, mut all_cycled) = (process_cpu(), 0u64);
+    for _ in 0..samples {
         let start = Instant::now();
-        let mut cycled = 0u64;
-        while start.elapsed() < SAMPLE_TIME {
+        let (mut cycled, mut rounds) = (0u64, 0u64);
+        while cycles.map_or(start.elapsed() < SAMPLE_TIME, |c| rounds < c) {
+            rounds += 1;
             let now = 10_000_000_000 + seq as i64;
             if !one_transaction || cycled == 0 {
                 conn.prepare_cached("BEGIN").unwrap().execute([]).unwrap();
@@ -234,8 +271,22 @@ fn floor_rate(dir: &std::path::Path, depth: u64, one_transaction: bool) -> f64 {
             conn.prepare_cached("COMMIT").unwrap().execute([]).unwrap();
         }
         rates.push(cycled as f64 / start.elapsed().as_secs_f64());
+        all_cycled += cycled;
     }
-    median(rates)
+    let cpu = (process_cpu() - cpu_start).as_secs_f64() * 1e6 / all_cycled as f64;
+    (median(rates), cpu)
+}
+
+/// CPU time per message (µs) of `cycles` queue cycles by one caller, and the messages cycled.
+fn cpu_cost(sqs: &Sqs, url: &str, cycles: u64) -> (f64, u64) {
+    let mut seq = 7u64 << 40;
+    let start = process_cpu();
+    let mut cycled = 0;
+    for _ in 0..cycles {
+        cycled += cycle(sqs, url, &mut seq);
+    }
+    let cpu = (process_cpu() - start).as_secs_f64() * 1e6 / cycled as f64;
+    (cpu, cycled)
 }
 
 /// Long-poll wake-up latency (µs, median) and the reference send + immediate receive (µs, median).
@@ -302,9 +353,24 @@ fn wake_latency(sqs: &Sqs, url: &str) -> (f64, f64) {
     (median(latencies), median(reference))
 }
 
+/// Cycles of the CPU-cost measurement.
+const CPU_CYCLES: u64 = 3_000;
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let sqs = service(dir.path(), "bench");
+    if std::env::args().skip(1).any(|a| a == "cpu") {
+        // Only the CPU cost, short enough to run under callgrind.
+        let url = create(&sqs, "cpu");
+        fill(&sqs, &url, 1_000);
+        let (cpu, cycled) = cpu_cost(&sqs, &url, CPU_CYCLES);
+        let (_, floor_cpu) = floor_run(dir.path(), 1_000, false, 1, Some(CPU_CYCLES));
+        println!(
+            "cpu cost, 1 caller, depth 1,000: {cpu:.2} µs/msg over {cycled} msgs | bare SQLite floor {floor_cpu:.2} µs/msg over {} msgs",
+            CPU_CYCLES * 10
+        );
+        return;
+    }
     println!("queue benchmark: medians of {SAMPLES} samples of {SAMPLE_TIME:?}; {CALLERS} concurrent callers for the service");
 
     let floor = floor_rate(dir.path(), 1_000, false);
@@ -351,6 +417,15 @@ fn main() {
     println!(
         "cycle depth 1,000, other callers: 1 caller {one:>9.0} msgs/s ({one_batch:.1} writes/commit) | {} callers {more:>9.0} msgs/s ({more_batch:.1} writes/commit)",
         4 * CALLERS
+    );
+
+    let cpu_queue = create(&sqs, "cpu");
+    fill(&sqs, &cpu_queue, 1_000);
+    let (cpu, _) = cpu_cost(&sqs, &cpu_queue, CPU_CYCLES);
+    let (_, floor_cpu) = floor_run(dir.path(), 1_000, false, 1, Some(CPU_CYCLES));
+    println!(
+        "cpu cost, 1 caller:     {cpu:>9.2} µs/msg (process CPU time, all threads) | bare SQLite floor {floor_cpu:>9.2} µs/msg (ratio {:.2})",
+        cpu / floor_cpu
     );
 
     let waiting = create(&sqs, "waiting");

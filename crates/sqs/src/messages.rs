@@ -10,11 +10,18 @@
 //! scanning the `(queue_id, visible_ms)` index. Expired messages met on the way are deleted; a
 //! message already handed out `maxReceiveCount` times is moved to the dead-letter queue instead of
 //! being returned.
+//!
+//! A SendMessageBatch inserts its messages with one multi-row INSERT rather than one statement per
+//! message. The statement is atomic: when it fails it has changed nothing, and the batch is redone
+//! message by message to place the error on its entry. Receives and deletes run one single-row
+//! statement per message, prepared once per call: multi-row UPDATE (`id IN (...)`) and DELETE
+//! forms measured slower in instruction counts.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Statement};
 
 use crate::schema::{self, Queue};
 use crate::validate::{self, attributes_md5, md5_hex};
@@ -100,8 +107,38 @@ fn outgoing(
     })
 }
 
-/// Inserts `m` into `queue`; returns whether it is visible at once.
-fn insert(conn: &Connection, queue: &Queue, m: &Outgoing, now: i64) -> Result<bool, SqsError> {
+/// The statement [`insert`] runs, prepared once per transaction by its caller: looking a statement
+/// up in the connection's cache costs about as much as inserting a small row.
+const INSERT_MESSAGE: &str =
+    "INSERT INTO sqs_messages (queue_id, message_id, body, body_md5, attributes, trace_header,
+        sent_ms, visible_ms, expires_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// The most messages one SendMessageBatch carries, and so the most rows of one multi-row insert.
+const MAX_BATCH_ENTRIES: usize = 10;
+
+/// `INSERT_MESSAGES[n - 1]` inserts `n` messages in one statement: one statement instead of `n`
+/// saves the per-statement work (lookup, reset, statement journal) that dominates small inserts.
+static INSERT_MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=MAX_BATCH_ENTRIES)
+        .map(|n| {
+            let rows: Vec<String> = (0..n)
+                .map(|i| {
+                    let p: Vec<String> = (1..=9).map(|k| format!("?{}", i * 9 + k)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            format!(
+                "INSERT INTO sqs_messages (queue_id, message_id, body, body_md5, attributes, \
+                 trace_header, sent_ms, visible_ms, expires_ms) VALUES {}",
+                rows.join(", ")
+            )
+        })
+        .collect()
+});
+
+/// Refuses `m` if it is larger than `queue` allows.
+fn check_size(queue: &Queue, m: &Outgoing) -> Result<(), SqsError> {
     let max = queue.settings.maximum_message_size as usize;
     if m.size > max {
         return Err(SqsError::InvalidParameterValue(format!(
@@ -110,13 +147,53 @@ fn insert(conn: &Connection, queue: &Queue, m: &Outgoing, now: i64) -> Result<bo
             m.size
         )));
     }
-    let delay = m.delay_seconds.unwrap_or(queue.settings.delay_seconds);
-    conn.prepare_cached(
-        "INSERT INTO sqs_messages (queue_id, message_id, body, body_md5, attributes, trace_header,
-            sent_ms, visible_ms, expires_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(rusqlite::params![
+    Ok(())
+}
+
+/// The delay `m` gets in `queue`, in seconds.
+fn delay_of(queue: &Queue, m: &Outgoing) -> i64 {
+    m.delay_seconds.unwrap_or(queue.settings.delay_seconds)
+}
+
+/// Inserts every message of `ms` (at most [`MAX_BATCH_ENTRIES`], each already size-checked) into
+/// `queue` with one statement.
+fn insert_many(
+    conn: &Connection,
+    queue: &Queue,
+    ms: &[&Outgoing],
+    now: i64,
+) -> Result<(), SqsError> {
+    let Some(sql) = ms.len().checked_sub(1).and_then(|i| INSERT_MESSAGES.get(i)) else {
+        return Ok(());
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    for (i, m) in ms.iter().enumerate() {
+        let at = i * 9;
+        stmt.raw_bind_parameter(at + 1, queue.id)?;
+        stmt.raw_bind_parameter(at + 2, &m.message_id)?;
+        stmt.raw_bind_parameter(at + 3, &m.body)?;
+        stmt.raw_bind_parameter(at + 4, &m.body_md5)?;
+        stmt.raw_bind_parameter(at + 5, &m.attributes)?;
+        stmt.raw_bind_parameter(at + 6, &m.trace_header)?;
+        stmt.raw_bind_parameter(at + 7, now)?;
+        stmt.raw_bind_parameter(at + 8, now + delay_of(queue, m) * 1000)?;
+        stmt.raw_bind_parameter(at + 9, now + queue.settings.message_retention_period * 1000)?;
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+/// Inserts `m` into `queue` with `stmt` (prepared from [`INSERT_MESSAGE`]); returns whether it is
+/// visible at once.
+fn insert(
+    stmt: &mut Statement<'_>,
+    queue: &Queue,
+    m: &Outgoing,
+    now: i64,
+) -> Result<bool, SqsError> {
+    check_size(queue, m)?;
+    let delay = delay_of(queue, m);
+    stmt.execute(rusqlite::params![
         queue.id,
         m.message_id,
         m.body,
@@ -251,8 +328,13 @@ struct Row {
     dead_letter_source: Option<String>,
 }
 
-const ROW_COLUMNS: &str = "id, message_id, body, body_md5, attributes, trace_header, sent_ms, \
-    visible_ms, expires_ms, receive_count, first_receive_ms, dead_letter_source";
+/// The columns [`row`] reads, as a macro so that queries are built by `concat!` at compile time.
+macro_rules! row_columns {
+    () => {
+        "id, message_id, body, body_md5, attributes, trace_header, sent_ms, \
+         visible_ms, expires_ms, receive_count, first_receive_ms, dead_letter_source"
+    };
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -295,7 +377,7 @@ impl Sqs {
         let queue_name = name.clone();
         let (visible, m) = self.inner.store.write(move |conn| {
             let queue = schema::queue(conn, &queue_name, &shown)?;
-            let visible = insert(conn, &queue, &m, now)?;
+            let visible = insert(&mut *conn.prepare_cached(INSERT_MESSAGE)?, &queue, &m, now)?;
             Ok::<_, SqsError>((visible, m))
         })?;
         if visible {
@@ -348,8 +430,28 @@ impl Sqs {
                 failed: Vec::new(),
             };
             let mut any_visible = false;
+            let prepared: Vec<(String, Result<Outgoing, SqsError>)> = prepared
+                .into_iter()
+                .map(|(id, m)| (id, m.and_then(|m| check_size(&queue, &m).map(|()| m))))
+                .collect();
+            let valid: Vec<&Outgoing> = prepared
+                .iter()
+                .filter_map(|(_, m)| m.as_ref().ok())
+                .collect();
+            // All valid messages go in one statement, which is atomic: if it fails, nothing of it
+            // stays, and each message is inserted alone so that the error lands on its own entry.
+            let together = insert_many(conn, &queue, &valid, now).is_ok();
+            drop(valid);
+            let mut stmt = conn.prepare_cached(INSERT_MESSAGE)?;
             for (id, m) in prepared {
-                match m.and_then(|m| insert(conn, &queue, &m, now).map(|v| (v, m))) {
+                let inserted = m.and_then(|m| {
+                    if together {
+                        Ok((delay_of(&queue, &m) == 0, m))
+                    } else {
+                        insert(&mut stmt, &queue, &m, now).map(|v| (v, m))
+                    }
+                });
+                match inserted {
                     Ok((visible, m)) => {
                         any_visible |= visible;
                         result.successful.push(SendMessageBatchResultEntry {
@@ -388,8 +490,9 @@ impl Sqs {
         let queue_name = name.clone();
         let count = self.inner.store.write(move |conn| {
             let queue = schema::queue(conn, &queue_name, &shown)?;
+            let mut stmt = conn.prepare_cached(INSERT_MESSAGE)?;
             for m in &messages {
-                insert(conn, &queue, m, now)?;
+                insert(&mut stmt, &queue, m, now)?;
             }
             Ok::<_, SqsError>(messages.len())
         })?;
@@ -475,12 +578,24 @@ impl Sqs {
         let received = self.inner.store.write(move |conn| {
             let queue = schema::queue(conn, &name, &shown)?;
             let limit = this.inner.config.max_inflight_messages;
-            let in_flight: i64 = conn
+            // Every in-flight message is invisible, so the invisible ones, counted on the index alone
+            // (no row is read), bound the in-flight count from above. Only when that bound comes
+            // within one receive of the limit is the exact count needed, which reads each row.
+            let invisible: i64 = conn
                 .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
+                     WHERE queue_id = ?1 AND visible_ms > ?2 LIMIT ?3)",
+                )?
+                .query_row([queue.id, now, limit], |r| r.get(0))?;
+            let in_flight: i64 = if invisible + max as i64 <= limit {
+                invisible
+            } else {
+                conn.prepare_cached(
                     "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
                      WHERE queue_id = ?1 AND visible_ms > ?2 AND receive_count > 0 LIMIT ?3)",
                 )?
-                .query_row([queue.id, now, limit], |r| r.get(0))?;
+                .query_row([queue.id, now, limit], |r| r.get(0))?
+            };
             if in_flight >= limit {
                 return Err(SqsError::OverLimit(format!(
                     "Queue `{name}` has reached the limit of {limit} in-flight messages"
@@ -498,19 +613,28 @@ impl Sqs {
             let mut picked: HashSet<i64> = HashSet::new();
             let mut dead_lettered = None;
             let mut cursor: Option<(i64, i64)> = None;
+            // Prepared once for the whole receive: the statement cache lookup costs about as much as
+            // the update. (One multi-row UPDATE of all received ids measured slightly slower.)
+            let mut update = conn.prepare_cached(
+                "UPDATE sqs_messages SET receive_count = ?2, first_receive_ms = ?3,
+                    last_receive_ms = ?4, visible_ms = ?5 WHERE id = ?1",
+            )?;
             'scan: loop {
                 let page: Vec<Row> = match cursor {
                     None => conn
-                        .prepare_cached(&format!(
-                            "SELECT {ROW_COLUMNS} FROM sqs_messages
-                             WHERE queue_id = ?1 AND visible_ms <= ?2
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            row_columns!(),
+                            " FROM sqs_messages WHERE queue_id = ?1 AND visible_ms <= ?2
                              ORDER BY visible_ms, id LIMIT ?3"
                         ))?
                         .query_map(rusqlite::params![queue.id, now, want as i64], row)?
                         .collect::<Result<_, _>>()?,
                     Some((v, id)) => conn
-                        .prepare_cached(&format!(
-                            "SELECT {ROW_COLUMNS} FROM sqs_messages
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            row_columns!(),
+                            " FROM sqs_messages
                              WHERE queue_id = ?1 AND visible_ms <= ?2 AND visible_ms >= ?3
                                 AND (visible_ms > ?3 OR id > ?4)
                              ORDER BY visible_ms, id LIMIT ?5"
@@ -537,11 +661,7 @@ impl Sqs {
                     }
                     let count = m.receive_count + 1;
                     let first = m.first_receive_ms.unwrap_or(now);
-                    conn.prepare_cached(
-                        "UPDATE sqs_messages SET receive_count = ?2, first_receive_ms = ?3,
-                            last_receive_ms = ?4, visible_ms = ?5 WHERE id = ?1",
-                    )?
-                    .execute([m.id, count, first, now, now + visibility_ms])?;
+                    update.execute([m.id, count, first, now, now + visibility_ms])?;
                     messages.push(this.message(&queue, m, count, first, &system, all_system, &wanted_attributes)?);
                     if messages.len() == want {
                         break 'scan;
@@ -647,8 +767,12 @@ impl Sqs {
         let shown = queue_url.to_owned();
         let handle = receipt_handle.to_owned();
         self.inner.store.write(move |conn| {
-            let queue = schema::queue(conn, &name, &shown)?;
-            delete_by_handle(conn, &queue, &handle)
+            let queue_id = schema::queue_id(conn, &name, &shown)?;
+            delete_by_handle(
+                &mut *conn.prepare_cached(DELETE_BY_HANDLE)?,
+                queue_id,
+                &handle,
+            )
         })
     }
 
@@ -662,13 +786,14 @@ impl Sqs {
         let name = name_from_url(queue_url)?.to_owned();
         let shown = queue_url.to_owned();
         self.inner.store.write(move |conn| {
-            let queue = schema::queue(conn, &name, &shown)?;
+            let queue_id = schema::queue_id(conn, &name, &shown)?;
             let mut result = BatchResult {
-                successful: Vec::new(),
+                successful: Vec::with_capacity(entries.len()),
                 failed: Vec::new(),
             };
+            let mut stmt = conn.prepare_cached(DELETE_BY_HANDLE)?;
             for e in entries {
-                match delete_by_handle(conn, &queue, &e.receipt_handle) {
+                match delete_by_handle(&mut stmt, queue_id, &e.receipt_handle) {
                     Ok(()) => result.successful.push(e.id),
                     Err(err) => result.failed.push(batch_error(&e.id, &err)),
                 }
@@ -737,18 +862,26 @@ fn delete_row(conn: &Connection, id: i64) -> Result<(), SqsError> {
     Ok(())
 }
 
-fn delete_by_handle(conn: &Connection, queue: &Queue, handle: &str) -> Result<(), SqsError> {
+/// The statement [`delete_by_handle`] runs, prepared once per transaction by its caller.
+const DELETE_BY_HANDLE: &str = "DELETE FROM sqs_messages
+    WHERE id = ?1 AND queue_id = ?2 AND receive_count = ?3 AND message_id = ?4";
+
+/// The receipt `handle`, if it is well formed and names a message of queue `queue_id`.
+fn receipt_of_queue(handle: &str, queue_id: i64) -> Result<Receipt<'_>, SqsError> {
     let receipt = parse_receipt(handle)?;
-    if receipt.queue_id != queue.id {
+    if receipt.queue_id != queue_id {
         return Err(SqsError::ReceiptHandleIsInvalid(handle.to_owned()));
     }
-    conn.prepare_cached(
-        "DELETE FROM sqs_messages
-         WHERE id = ?1 AND queue_id = ?2 AND receive_count = ?3 AND message_id = ?4",
-    )?
-    .execute(rusqlite::params![
+    Ok(receipt)
+}
+
+/// Deletes the message `handle` names from queue `queue_id` with `stmt` (prepared from
+/// [`DELETE_BY_HANDLE`]), if the handle is still its latest.
+fn delete_by_handle(stmt: &mut Statement<'_>, queue_id: i64, handle: &str) -> Result<(), SqsError> {
+    let receipt = receipt_of_queue(handle, queue_id)?;
+    stmt.execute(rusqlite::params![
         receipt.row,
-        queue.id,
+        queue_id,
         receipt.receive_count,
         receipt.message_id
     ])?;

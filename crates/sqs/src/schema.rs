@@ -85,11 +85,17 @@ pub struct Queue {
     pub purged_ms: Option<i64>,
 }
 
-const QUEUE_COLUMNS: &str = "id, name, created_ms, modified_ms, delay_seconds, \
+/// The columns [`queue_from_row`] reads, as a macro so that queries can be built with `concat!`
+/// at compile time rather than formatted on every call.
+macro_rules! queue_columns {
+    () => {
+        "id, name, created_ms, modified_ms, delay_seconds, \
     maximum_message_size, message_retention_period, receive_message_wait_time_seconds, \
     visibility_timeout, dead_letter_target_arn, dead_letter_target_name, max_receive_count, \
     redrive_allow_policy, policy, kms_master_key_id, kms_data_key_reuse_period_seconds, \
-    sqs_managed_sse_enabled, purged_ms";
+    sqs_managed_sse_enabled, purged_ms"
+    };
+}
 
 fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<Queue> {
     let arn: Option<String> = r.get(9)?;
@@ -130,8 +136,10 @@ fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<Queue> {
 /// The queue named `name`, if it exists.
 pub fn find_queue(conn: &Connection, name: &str) -> Result<Option<Queue>, SqsError> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {QUEUE_COLUMNS} FROM sqs_queues WHERE name = ?1"
+        .prepare_cached(concat!(
+            "SELECT ",
+            queue_columns!(),
+            " FROM sqs_queues WHERE name = ?1"
         ))?
         .query_row([name], queue_from_row)
         .optional()?)
@@ -140,6 +148,15 @@ pub fn find_queue(conn: &Connection, name: &str) -> Result<Option<Queue>, SqsErr
 /// The queue named `name`, or QueueDoesNotExist naming `shown` (the URL the caller gave).
 pub fn queue(conn: &Connection, name: &str, shown: &str) -> Result<Queue, SqsError> {
     find_queue(conn, name)?.ok_or_else(|| SqsError::QueueDoesNotExist(shown.to_owned()))
+}
+
+/// The id of the queue named `name`, or QueueDoesNotExist naming `shown`: for actions that need
+/// nothing else of the queue, which saves reading and allocating its whole row.
+pub fn queue_id(conn: &Connection, name: &str, shown: &str) -> Result<i64, SqsError> {
+    conn.prepare_cached("SELECT id FROM sqs_queues WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| SqsError::QueueDoesNotExist(shown.to_owned()))
 }
 
 /// Inserts a new queue and returns its id.

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::StoreError;
@@ -365,6 +366,11 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection, St
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // The query planner stability guarantee: without it, SQLite re-prepares a cached statement each
+    // time a new value is bound to a parameter its planner looked at (`LIMIT ?`, a range bound),
+    // which costs far more than running the statement. The store never runs ANALYZE, so the plans
+    // never had anything to learn from those values.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }

@@ -660,3 +660,82 @@ fn undeleted_messages_are_delivered_again_oldest_first() {
     e.advance_ms(10_000);
     assert_eq!(e.bodies(&q), ["b", "a"], "b has been visible longer than a");
 }
+
+/// DeleteMessageBatch applies the receipt rule to each entry: a handle of an earlier receive deletes
+/// nothing, the latest deletes, whatever the order of the two in one batch, and the other entries
+/// of the batch are deleted alongside.
+#[test]
+fn delete_batch_applies_the_latest_handle_rule_per_entry() {
+    let check = |latest_first: bool| {
+        let e = env();
+        let q = e.create("q", &[("VisibilityTimeout", "10")]);
+        e.send(&q, "a");
+        e.send(&q, "b");
+        let first = e.receive(&q, 10);
+        assert_eq!(first.len(), 2);
+        e.advance_ms(10_000);
+        let again = e.receive(&q, 10);
+        let old_a = first.iter().find(|m| m.body == "a").unwrap();
+        let new_a = again.iter().find(|m| m.body == "a").unwrap();
+        let new_b = again.iter().find(|m| m.body == "b").unwrap();
+        let entry = |id: &str, m: &sqs::Message| DeleteMessageBatchEntry {
+            id: id.into(),
+            receipt_handle: m.receipt_handle.clone(),
+        };
+        // A stale handle alone deletes nothing, yet succeeds.
+        let r = e
+            .sqs
+            .delete_message_batch(&q, vec![entry("old", old_a)])
+            .unwrap();
+        assert_eq!(r.successful, ["old"]);
+        assert_eq!(e.counts(&q), [0, 2, 0]);
+        let mut entries = vec![entry("old", old_a), entry("new", new_a)];
+        if latest_first {
+            entries.reverse();
+        }
+        entries.push(entry("b", new_b));
+        let r = e.sqs.delete_message_batch(&q, entries).unwrap();
+        assert_eq!(r.successful.len(), 3, "{latest_first}");
+        assert!(r.failed.is_empty());
+        assert_eq!(e.counts(&q), [0, 0, 0], "{latest_first}");
+    };
+    check(false);
+    check(true);
+}
+
+/// SendMessageBatch stores every valid entry (each with its own delay) and fails only the entries
+/// that break a rule, in entry order.
+#[test]
+fn send_batch_stores_the_valid_entries_and_fails_the_others() {
+    let e = env();
+    let q = e.create("small", &[("MaximumMessageSize", "1024")]);
+    let entry = |id: &str, body: String, delay: Option<i64>| SendMessageBatchEntry {
+        id: id.into(),
+        message_body: body,
+        delay_seconds: delay,
+        ..SendMessageBatchEntry::default()
+    };
+    let r = e
+        .sqs
+        .send_message_batch(
+            &q,
+            vec![
+                entry("a", "first".into(), None),
+                entry("big", "x".repeat(1_025), None),
+                entry("late", "later".into(), Some(5)),
+                entry("b", "second".into(), None),
+            ],
+        )
+        .unwrap();
+    let ids: Vec<&str> = r.successful.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["a", "late", "b"]);
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(
+        (r.failed[0].id.as_str(), r.failed[0].code.as_str()),
+        ("big", "InvalidParameterValue")
+    );
+    assert_eq!(e.counts(&q), [2, 0, 1]);
+    assert_eq!(e.bodies(&q), ["first", "second"]);
+    e.advance_ms(5_000);
+    assert_eq!(e.bodies(&q), ["later"]);
+}

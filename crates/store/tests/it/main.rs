@@ -303,6 +303,20 @@ fn durability_options_set_the_synchronous_mode_in_wal() {
     assert_eq!(rows(&full), ["1=synced"]);
 }
 
+/// Writer and readers run with the query planner stability guarantee, so that binding a new value
+/// to a `LIMIT ?` or a range bound never makes SQLite re-prepare a cached statement.
+#[test]
+fn every_connection_keeps_its_prepared_plans() {
+    use rusqlite::config::DbConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let stable = |c: &Connection| -> Result<bool, TestError> {
+        Ok(c.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
+    };
+    assert!(store.write(stable).unwrap(), "writer");
+    assert!(store.read(stable).unwrap(), "reader");
+}
+
 #[test]
 fn readers_are_read_only() {
     let dir = tempfile::tempdir().unwrap();
