@@ -14,7 +14,7 @@ use std::process::ExitCode;
     name = "cascade",
     version,
     about = "Validate, run and ship cascading serverless data pipelines",
-    after_help = "Examples:\n  cascade validate --param Environment=dev\n  cascade graph --format mermaid"
+    after_help = "Examples:\n  cascade validate --param Environment=dev\n  cascade graph --format mermaid\n  cascade serve"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +25,7 @@ struct Cli {
 enum Command {
     Validate(cmd::validate::Args),
     Graph(cmd::graph::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per command. Options every project command shares live in [`ProjectArgs`].
 
 pub mod graph;
+pub mod serve;
 pub mod validate;
 
 use crate::loader::DiskLoader;

@@ -283,3 +283,72 @@ fn every_command_has_help_with_an_example() {
         assert!(out.contains("Examples:\n  cascade "), "{cmd:?}: {out}");
     }
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_a_token() {
+    let (code, _, err) = cascade(
+        &repo(),
+        &[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--state-dir",
+            "/nonexistent",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("requires an auth token: pass --auth-token or set CASCADE_AUTH_TOKEN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_answers_on_its_port_and_keeps_state() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let state = std::env::temp_dir().join(format!("cascade-serve-{}", std::process::id()));
+    let request = |addr: &str, target: &str, body: &str| -> String {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("read");
+        answer
+    };
+    // Two runs of the server on the same state folder: what the first acknowledged, the second has.
+    for run in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(&state)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start cascade serve");
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().expect("stderr"))
+            .read_line(&mut line)
+            .expect("start-up line");
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        if run == 0 {
+            let created = request(
+                &addr,
+                "AmazonSQS.CreateQueue",
+                r#"{"QueueName":"kept-queue"}"#,
+            );
+            assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+        }
+        let listed = request(&addr, "AmazonSQS.ListQueues", "{}");
+        assert!(listed.contains("/000000000000/kept-queue"), "{listed}");
+        child.kill().expect("stop the server");
+        child.wait().expect("reap the server");
+    }
+    std::fs::remove_dir_all(&state).ok();
+}

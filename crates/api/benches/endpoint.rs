@@ -1,0 +1,351 @@
+//! Load benchmark of the endpoint: pre-built AWS JSON 1.0 requests over several keep-alive
+//! connections, printing the median of three runs of each workload.
+//!
+//! Workloads: PutItem ops/s; BatchWriteItem items/s (25-item batches, stream on); the queue cycle
+//! (SendMessageBatch 10 / ReceiveMessage 10 / DeleteMessageBatch) in msgs/s at depths 1,000 and
+//! 100,000. With `BENCH_MOTO_URL=http://127.0.0.1:5000` (a running `moto_server`), the same
+//! requests also drive moto in the same run, with fewer repetitions, and the ratio is printed;
+//! moto's depth-100,000 cycle runs only with `BENCH_MOTO_DEEP=1`, as filling it takes minutes.
+//!
+//! Run: `cargo bench -p api --bench endpoint` (see `scripts/bench.sh` for moto).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const CONNECTIONS: usize = 8;
+
+/// One keep-alive connection speaking just enough HTTP/1.1.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        Conn {
+            stream: BufReader::new(stream),
+            host: addr.to_string(),
+        }
+    }
+
+    /// The bytes of a signed-shaped AWS JSON request (the endpoint checks the signature only for
+    /// keys it issued; moto checks none).
+    fn request(&self, target: &str, body: &str) -> Vec<u8> {
+        let service = if target.starts_with("AmazonSQS") {
+            "sqs"
+        } else {
+            "dynamodb"
+        };
+        format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: {target}\r\ncontent-type: application/x-amz-json-1.0\r\nx-amz-date: 20250101T000000Z\r\nauthorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\r\ncontent-length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    async fn send(&mut self, request: &[u8]) -> (u16, Vec<u8>) {
+        self.stream
+            .get_mut()
+            .write_all(request)
+            .await
+            .expect("write");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.expect("body");
+        (status, body)
+    }
+
+    async fn call(&mut self, target: &str, body: &Value) -> Value {
+        let request = self.request(target, &body.to_string());
+        let (status, body) = self.send(&request).await;
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert!(status == 200, "{target}: {status} {value}");
+        value
+    }
+}
+
+/// Runs `work(connection index, connection)` on every connection at once; returns the time.
+async fn parallel<F, Fut>(addr: SocketAddr, work: F) -> Duration
+where
+    F: Fn(usize, Conn) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut conns = Vec::new();
+    for _ in 0..CONNECTIONS {
+        conns.push(Conn::open(addr).await);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| tokio::spawn(work(i, c)))
+        .collect();
+    for task in tasks {
+        task.await.expect("bench task");
+    }
+    start.elapsed()
+}
+
+fn table_body(name: &str) -> Value {
+    json!({
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    })
+}
+
+fn sale(pk: &str, sk: usize) -> Value {
+    json!({"pk": {"S": pk}, "sk": {"N": sk.to_string()}, "amount": {"N": "12.50"}, "customer": {"S": "Dunder Mifflin"}})
+}
+
+/// PutItem ops/s: `total` pre-built requests spread over the connections.
+async fn put_item(addr: SocketAddr, run: usize, total: usize) -> f64 {
+    let table = format!("put{run}");
+    Conn::open(addr)
+        .await
+        .call("DynamoDB_20120810.CreateTable", &table_body(&table))
+        .await;
+    let per = total / CONNECTIONS;
+    let elapsed = parallel(addr, move |c, mut conn| {
+        let requests: Vec<Vec<u8>> = (0..per)
+            .map(|i| {
+                let body = json!({"TableName": table, "Item": sale(&format!("c{c}"), i)});
+                conn.request("DynamoDB_20120810.PutItem", &body.to_string())
+            })
+            .collect();
+        async move {
+            for request in &requests {
+                let (status, _) = conn.send(request).await;
+                assert_eq!(status, 200);
+            }
+        }
+    })
+    .await;
+    (per * CONNECTIONS) as f64 / elapsed.as_secs_f64()
+}
+
+/// BatchWriteItem items/s with 25-item batches on a table with a stream.
+async fn batch_write(addr: SocketAddr, run: usize, batches: usize) -> f64 {
+    let table = format!("batch{run}");
+    Conn::open(addr)
+        .await
+        .call("DynamoDB_20120810.CreateTable", &table_body(&table))
+        .await;
+    let per = batches / CONNECTIONS;
+    let elapsed = parallel(addr, move |c, mut conn| {
+        let requests: Vec<Vec<u8>> = (0..per)
+            .map(|b| {
+                let writes: Vec<Value> = (0..25)
+                    .map(|i| json!({"PutRequest": {"Item": sale(&format!("c{c}"), b * 25 + i)}}))
+                    .collect();
+                let body = json!({"RequestItems": {table.clone(): writes}});
+                conn.request("DynamoDB_20120810.BatchWriteItem", &body.to_string())
+            })
+            .collect();
+        async move {
+            for request in &requests {
+                let (status, _) = conn.send(request).await;
+                assert_eq!(status, 200);
+            }
+        }
+    })
+    .await;
+    (per * CONNECTIONS * 25) as f64 / elapsed.as_secs_f64()
+}
+
+fn send_batch(url: &str, c: usize, n: usize) -> Value {
+    let entries: Vec<Value> = (0..10)
+        .map(|i| json!({"Id": format!("m{i}"), "MessageBody": format!("{{\"sale\":{c},\"n\":{n},\"i\":{i}}}")}))
+        .collect();
+    json!({"QueueUrl": url, "Entries": entries})
+}
+
+/// Queue cycle msgs/s at `depth` messages already waiting: each connection sends 10, receives
+/// 10 and deletes what it received, `cycles` times in all.
+async fn queue_cycle(addr: SocketAddr, run: usize, depth: usize, cycles: usize) -> f64 {
+    let mut setup = Conn::open(addr).await;
+    let created = setup
+        .call(
+            "AmazonSQS.CreateQueue",
+            &json!({"QueueName": format!("cycle{run}-{depth}")}),
+        )
+        .await;
+    let url = Arc::new(created["QueueUrl"].as_str().expect("QueueUrl").to_owned());
+    let fill = Arc::clone(&url);
+    parallel(addr, move |c, mut conn| {
+        let url = Arc::clone(&fill);
+        async move {
+            for n in (c..depth / 10).step_by(CONNECTIONS) {
+                conn.call("AmazonSQS.SendMessageBatch", &send_batch(&url, c, n))
+                    .await;
+            }
+        }
+    })
+    .await;
+    let per = cycles / CONNECTIONS;
+    let moved = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&moved);
+    let elapsed = parallel(addr, move |c, mut conn| {
+        let url = Arc::clone(&url);
+        let moved = Arc::clone(&counter);
+        let sends: Vec<Vec<u8>> = (0..per)
+            .map(|n| conn.request("AmazonSQS.SendMessageBatch", &send_batch(&url, c, n).to_string()))
+            .collect();
+        let receive = conn.request(
+            "AmazonSQS.ReceiveMessage",
+            &json!({"QueueUrl": *url, "MaxNumberOfMessages": 10}).to_string(),
+        );
+        async move {
+            for send in &sends {
+                assert_eq!(conn.send(send).await.0, 200);
+                let (status, body) = conn.send(&receive).await;
+                assert_eq!(status, 200);
+                let received: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let entries: Vec<Value> = received["Messages"]
+                    .as_array()
+                    .map(|m| {
+                        m.iter()
+                            .enumerate()
+                            .map(|(i, m)| json!({"Id": format!("d{i}"), "ReceiptHandle": m["ReceiptHandle"]}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if entries.is_empty() {
+                    continue;
+                }
+                let count = entries.len();
+                conn.call("AmazonSQS.DeleteMessageBatch", &json!({"QueueUrl": *url, "Entries": entries}))
+                    .await;
+                moved.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    })
+    .await;
+    moved.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs every workload against `addr`; `scale` divides the amounts (moto is far slower).
+/// `deep` includes the queue cycle at depth 100,000 (moto needs many minutes to fill that queue).
+async fn measure(addr: SocketAddr, scale: usize, runs: usize, deep: bool) -> Vec<(String, f64)> {
+    let mut results = Vec::new();
+    let mut sample = Vec::new();
+    for run in 0..runs {
+        sample.push(put_item(addr, run, 40_000 / scale).await);
+    }
+    results.push((
+        "PutItem ops/s".to_owned(),
+        median(std::mem::take(&mut sample)),
+    ));
+    for run in 0..runs {
+        sample.push(batch_write(addr, run, 4_000 / scale).await);
+    }
+    results.push((
+        "BatchWriteItem items/s".to_owned(),
+        median(std::mem::take(&mut sample)),
+    ));
+    for depth in [1_000, 100_000] {
+        if depth > 1_000 && !deep {
+            results.push((format!("queue cycle msgs/s, depth {depth}"), f64::NAN));
+            continue;
+        }
+        for run in 0..runs {
+            sample.push(queue_cycle(addr, run, depth, 4_000 / scale).await);
+        }
+        results.push((
+            format!("queue cycle msgs/s, depth {depth}"),
+            median(std::mem::take(&mut sample)),
+        ));
+    }
+    results
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store::Store::open(&dir.path().join("state.db"), store::Options::default())
+            .expect("store");
+        let services = api::Services::new(store, Arc::new(store::SystemClock)).expect("services");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = api::ServeConfig::new("bench", dir.path());
+        tokio::spawn(api::serve_with(config, services, listener));
+
+        let ours = measure(addr, 1, 3, true).await;
+        let moto = match std::env::var("BENCH_MOTO_URL") {
+            Ok(url) => {
+                let moto_addr: SocketAddr = url
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .parse()
+                    .expect("BENCH_MOTO_URL as http://IP:PORT");
+                Some(
+                    measure(
+                        moto_addr,
+                        40,
+                        1,
+                        std::env::var_os("BENCH_MOTO_DEEP").is_some(),
+                    )
+                    .await,
+                )
+            }
+            Err(_) => None,
+        };
+        println!(
+            "{:<36} {:>12} {:>12} {:>8}",
+            "workload", "cascade", "moto", "ratio"
+        );
+        for (i, (name, value)) in ours.iter().enumerate() {
+            match &moto {
+                Some(moto) => {
+                    let reference = moto[i].1;
+                    println!(
+                        "{name:<36} {value:>12.0} {reference:>12.0} {:>7.0}x",
+                        value / reference
+                    );
+                }
+                None => println!("{name:<36} {value:>12.0} {:>12} {:>8}", "-", "-"),
+            }
+        }
+    });
+}

@@ -1,0 +1,94 @@
+//! The AWS-compatible endpoint: SQS, DynamoDB and DynamoDB Streams on one HTTP/1.1 port.
+//!
+//! The endpoint only translates. It reads AWS's wire shapes (AWS JSON 1.0 by `X-Amz-Target`, the
+//! SQS query protocol by `Action`), calls the engines of the `sqs` and `dynamodb` crates with their
+//! typed requests, and writes their typed results and errors back in the same protocol. No wire
+//! shape leaves this crate, and no service rule lives in it.
+//!
+//! Layout:
+//! - `config.rs`: [`ServeConfig`] and its rules (an auth token off loopback), the start-up line.
+//! - `server.rs`: the hyper listener, body limit, identity, routing, the blocking pool.
+//! - `identity.rs`: access keys, the [`KeyRegistry`] of issued keys, SigV4 verification.
+//! - `error.rs`: [`ApiError`] and its rendering in each protocol's error shape.
+//! - `wire.rs`: reading members of a JSON request with AWS's errors for wrong types.
+//! - `sqs_api.rs` (operations, JSON in and out) and `sqs_query.rs` (form text to the same JSON
+//!   shape, results to XML).
+//! - `dynamodb_api.rs` (DynamoDB and Streams operations) and `dynamodb_values.rs` (attribute
+//!   values, items and table descriptions as JSON).
+
+mod config;
+mod dynamodb_api;
+mod dynamodb_values;
+mod error;
+mod identity;
+mod server;
+mod sqs_api;
+mod sqs_query;
+mod wire;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use store::{Clock, Options, Store, SystemClock};
+use tokio::net::TcpListener;
+
+pub use config::{
+    ConfigError, ServeConfig, AUTH_TOKEN_ENV, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, STORE_FILE,
+};
+pub use error::{ApiError, Protocol};
+pub use identity::{Identity, KeyRegistry, Principal, SigV4};
+
+/// The engines behind the endpoint, sharing one store and one clock.
+#[derive(Clone)]
+pub struct Services {
+    pub sqs: ::sqs::Sqs,
+    pub dynamodb: ::dynamodb::DynamoDb,
+    /// The access keys the engine issued.
+    pub keys: KeyRegistry,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Services {
+    /// Opens both engines on `store` with `clock`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+        let sqs = ::sqs::Sqs::new(store.clone(), Arc::clone(&clock), ::sqs::Config::default())
+            .context("open the SQS engine")?;
+        let dynamodb = ::dynamodb::DynamoDb::new(store, Arc::clone(&clock))
+            .context("open the DynamoDB engine")?;
+        Ok(Services {
+            sqs,
+            dynamodb,
+            keys: KeyRegistry::default(),
+            clock,
+        })
+    }
+
+    /// Opens the store of `config.state_dir` on the system clock.
+    pub fn open(config: &ServeConfig) -> anyhow::Result<Services> {
+        let path = config.state_dir.join(STORE_FILE);
+        let store = Store::open(&path, Options::default())
+            .with_context(|| format!("open the store `{}`", path.display()))?;
+        Services::new(store, Arc::new(SystemClock))
+    }
+}
+
+/// `cascade serve`: checks the configuration, opens the environment's store, prints the start-up
+/// line to standard error and serves `listener` until the task is dropped.
+pub async fn serve(config: ServeConfig, listener: TcpListener) -> anyhow::Result<()> {
+    config.check()?;
+    let services = Services::open(&config)?;
+    let bound = listener.local_addr().context("read the bound address")?;
+    eprintln!("{}", config.startup_message(bound));
+    serve_with(config, services, listener).await
+}
+
+/// Serves `listener` with engines the caller opened (tests use a temporary store and their clock).
+pub async fn serve_with(
+    config: ServeConfig,
+    services: Services,
+    listener: TcpListener,
+) -> anyhow::Result<()> {
+    config.check()?;
+    server::run(config, services, listener).await;
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! The HTTP/1.1 listener: connections, body limits, identity, and routing to a protocol.
+//!
+//! Each connection is one task serving keep-alive requests with hyper. A request is routed by its
+//! `X-Amz-Target` header (AWS JSON 1.0: DynamoDB, DynamoDB Streams, SQS) or, without one, as an
+//! SQS query-protocol request whose `Action` is in the form body or the query string. Engine calls
+//! block on SQLite, so they run on tokio's blocking pool (`blocking`); only the wait of an SQS long
+//! poll stays on the async side, where it costs no thread.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::http::request::Parts;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::error::{ApiError, Protocol};
+use crate::identity::{authenticate, AuthError, Identity};
+use crate::{dynamodb_api, sqs_api, ServeConfig, Services};
+
+/// What every request handler sees.
+pub struct App {
+    pub config: ServeConfig,
+    pub services: Services,
+    next_request: AtomicU64,
+}
+
+/// The context of one request.
+pub struct RequestCtx {
+    pub identity: Identity,
+    /// `http://HOST` as the caller addressed the endpoint; queue URLs are built under it.
+    pub base_url: String,
+    pub request_id: String,
+}
+
+/// Serves `listener` until the task is dropped.
+pub async fn run(config: ServeConfig, services: Services, listener: TcpListener) {
+    let app = Arc::new(App {
+        config,
+        services,
+        next_request: AtomicU64::new(1),
+    });
+    // The ticker lives as long as this future: dropping the server stops it.
+    let _ticker = AbortOnDrop(tokio::spawn(advance_move_tasks(app.services.sqs.clone())));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Running out of file descriptors must not end the server; wait a little and retry.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .keep_alive(true)
+                // A client that closes its sending side mid-request still gets its error answer.
+                .half_close(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Advances SQS message move tasks about once a second, as the `sqs` engine expects of its host:
+/// a task moves messages at its rate even when nobody asks about it.
+async fn advance_move_tasks(sqs: ::sqs::Sqs) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let sqs = sqs.clone();
+        if let Err(e) = blocking(move || Ok(sqs.run_message_move_tasks()?)).await {
+            tracing::warn!(code = %e.code, message = %e.message, "advancing message move tasks failed");
+        }
+    }
+}
+
+/// Runs an engine call on the blocking pool.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler panicked");
+            Err(ApiError::internal("The request handler failed"))
+        }
+    }
+}
+
+/// The protocol and operation of a request, from its headers alone.
+fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
+    let Some(target) = parts.headers.get("x-amz-target") else {
+        return Ok((Protocol::SqsQuery, None));
+    };
+    let target = target
+        .to_str()
+        .map_err(|_| ApiError::serialization("The X-Amz-Target header is not valid text"))?;
+    let (service, operation) = target.split_once('.').unwrap_or((target, ""));
+    let protocol = match service {
+        "DynamoDB_20120810" => Protocol::DynamoDb,
+        "DynamoDBStreams_20120810" => Protocol::DynamoDbStreams,
+        "AmazonSQS" => Protocol::SqsJson,
+        _ => {
+            return Err(ApiError::unknown_operation(Protocol::DynamoDb, target));
+        }
+    };
+    Ok((protocol, Some(operation.to_owned())))
+}
+
+impl App {
+    async fn handle(
+        self: Arc<App>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let request_id = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            std::process::id(),
+            self.next_request.fetch_add(1, Ordering::Relaxed)
+        );
+        let (parts, body) = request.into_parts();
+        let (protocol, operation) = match route(&parts) {
+            Ok(routed) => routed,
+            Err(e) => return e.render(Protocol::DynamoDb, &request_id),
+        };
+        let body = match Limited::new(body, self.config.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                let error = if e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    ApiError::client(
+                        "RequestEntityTooLarge",
+                        format!(
+                            "The request body is larger than the limit of {} bytes",
+                            self.config.max_body_bytes
+                        ),
+                    )
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    ApiError::serialization(format!("The request body could not be read: {e}"))
+                };
+                return error.render(protocol, &request_id);
+            }
+        };
+        let identity = match authenticate(
+            &parts,
+            &body,
+            &self.services.keys,
+            self.config.auth_token.as_deref(),
+        ) {
+            Ok(identity) => identity,
+            Err(e) => return auth_error(protocol, e).render(protocol, &request_id),
+        };
+        let host = parts
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.config.listen.to_string());
+        let ctx = RequestCtx {
+            identity,
+            base_url: format!("http://{host}"),
+            request_id,
+        };
+        tracing::debug!(%peer, ?protocol, operation = operation.as_deref().unwrap_or("-"), access_key = %ctx.identity.access_key, "request");
+        let result = match protocol {
+            Protocol::DynamoDb | Protocol::DynamoDbStreams => {
+                let operation = operation.unwrap_or_default();
+                dynamodb_api::handle(&self, &ctx, protocol, operation, body).await
+            }
+            Protocol::SqsJson => {
+                sqs_api::handle_json(&self, &ctx, operation.unwrap_or_default(), body).await
+            }
+            Protocol::SqsQuery => sqs_api::handle_query(&self, &ctx, &parts, body).await,
+        };
+        match result {
+            Ok(response) => response,
+            Err(e) => {
+                if e.status.is_server_error() {
+                    tracing::error!(code = %e.code, message = %e.message, "request failed");
+                }
+                e.render(protocol, &ctx.request_id)
+            }
+        }
+    }
+}
+
+fn auth_error(protocol: Protocol, error: AuthError) -> ApiError {
+    let sqs = matches!(protocol, Protocol::SqsJson | Protocol::SqsQuery);
+    match error {
+        AuthError::MissingToken => ApiError::client(
+            if sqs { "InvalidClientTokenId" } else { "UnrecognizedClientException" },
+            "This endpoint requires its auth token: send it in the x-cascade-auth-token header or sign with it as the secret access key",
+        )
+        .with_status(StatusCode::FORBIDDEN),
+        AuthError::BadSignature(message) => {
+            if sqs {
+                ApiError::client("SignatureDoesNotMatch", message).with_status(StatusCode::FORBIDDEN)
+            } else {
+                ApiError::client("InvalidSignatureException", message)
+            }
+        }
+    }
+}
+
+/// A successful JSON answer.
+pub fn json_response(value: &serde_json::Value, request_id: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-RequestId", request_id)
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// A successful XML answer.
+pub fn xml_response(body: String, request_id: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/xml")
+        .header("x-amzn-RequestId", request_id)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}

@@ -1,0 +1,58 @@
+//! `cascade serve`: the environment's local cloud on one loopback port, speaking the AWS wire
+//! protocols (SQS in JSON and Query form, DynamoDB, DynamoDB Streams), until interrupted.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    cascade serve\n  \
+    aws --endpoint-url http://127.0.0.1:4566 dynamodb list-tables\n  \
+    cascade serve --env prod --listen 127.0.0.1:4567\n  \
+    CASCADE_AUTH_TOKEN=secret cascade serve --listen 0.0.0.0:4566")]
+pub struct Args {
+    /// The address to listen on. An address other than loopback requires an auth token.
+    #[arg(long, default_value = api::DEFAULT_LISTEN, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The environment whose state is served.
+    #[arg(long, default_value = "dev", value_name = "NAME")]
+    pub env: String,
+    /// The environment's state folder [default: .cascade/<env>]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// A token every request must carry (header `x-cascade-auth-token`, or as the secret access
+    /// key of its signature).
+    #[arg(long, env = api::AUTH_TOKEN_ENV, value_name = "TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let state_dir = args
+        .state_dir
+        .unwrap_or_else(|| PathBuf::from(".cascade").join(&args.env));
+    let mut config = api::ServeConfig::new(&args.env, state_dir);
+    config.listen = args.listen;
+    config.auth_token = args.auth_token;
+    // Refuse a bad configuration before binding anything; it is a usage error (exit 2).
+    if let Err(e) = config.check() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listen on {}", config.listen))?;
+        tokio::select! {
+            served = api::serve(config, listener) => served,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
