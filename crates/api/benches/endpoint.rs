@@ -7,6 +7,9 @@
 //! requests also drive moto in the same run, with fewer repetitions, and the ratio is printed;
 //! moto's depth-100,000 cycle runs only with `BENCH_MOTO_DEEP=1`, as filling it takes minutes.
 //!
+//! `BENCH_ONLY=<text>` runs only the workloads whose name contains the text (for example
+//! `BENCH_ONLY="depth 100000"`); the others print as NaN.
+//!
 //! Run: `cargo bench -p api --bench endpoint` (see `scripts/bench.sh` for moto).
 
 use std::net::SocketAddr;
@@ -254,7 +257,11 @@ async fn queue_cycle(addr: SocketAddr, run: usize, depth: usize, cycles: usize) 
     moved.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
 }
 
+/// The median of `values`, or NaN for a workload that did not run.
 fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
@@ -262,34 +269,32 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// Runs every workload against `addr`; `scale` divides the amounts (moto is far slower).
 /// `deep` includes the queue cycle at depth 100,000 (moto needs many minutes to fill that queue).
 async fn measure(addr: SocketAddr, scale: usize, runs: usize, deep: bool) -> Vec<(String, f64)> {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let selected = |name: &str| name.contains(only.as_str());
     let mut results = Vec::new();
     let mut sample = Vec::new();
-    for run in 0..runs {
-        sample.push(put_item(addr, run, 40_000 / scale).await);
-    }
-    results.push((
-        "PutItem ops/s".to_owned(),
-        median(std::mem::take(&mut sample)),
-    ));
-    for run in 0..runs {
-        sample.push(batch_write(addr, run, 4_000 / scale).await);
-    }
-    results.push((
-        "BatchWriteItem items/s".to_owned(),
-        median(std::mem::take(&mut sample)),
-    ));
-    for depth in [1_000, 100_000] {
-        if depth > 1_000 && !deep {
-            results.push((format!("queue cycle msgs/s, depth {depth}"), f64::NAN));
-            continue;
-        }
+    let name = "PutItem ops/s";
+    if selected(name) {
         for run in 0..runs {
-            sample.push(queue_cycle(addr, run, depth, 4_000 / scale).await);
+            sample.push(put_item(addr, run, 40_000 / scale).await);
         }
-        results.push((
-            format!("queue cycle msgs/s, depth {depth}"),
-            median(std::mem::take(&mut sample)),
-        ));
+    }
+    results.push((name.to_owned(), median(std::mem::take(&mut sample))));
+    let name = "BatchWriteItem items/s";
+    if selected(name) {
+        for run in 0..runs {
+            sample.push(batch_write(addr, run, 4_000 / scale).await);
+        }
+    }
+    results.push((name.to_owned(), median(std::mem::take(&mut sample))));
+    for depth in [1_000, 100_000] {
+        let name = format!("queue cycle msgs/s, depth {depth}");
+        if selected(&name) && (depth <= 1_000 || deep) {
+            for run in 0..runs {
+                sample.push(queue_cycle(addr, run, depth, 4_000 / scale).await);
+            }
+        }
+        results.push((name, median(std::mem::take(&mut sample))));
     }
     results
 }

@@ -1,0 +1,120 @@
+//! The cost of the queue cycle must not grow with the queue's depth: a receive reads the front of
+//! the `(queue_id, visible_ms)` index and the few rows it takes, never the whole queue.
+//!
+//! The cost is counted in SQLite virtual machine steps on the store's writer connection (through a
+//! progress handler called at every step), which is deterministic, unlike a timing. A statement
+//! that scans or counts the queue's messages takes steps in proportion to the depth, so the
+//! counts at two depths a hundred times apart tell a flat cycle from an O(depth) one.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqs::{DeleteMessageBatchEntry, ReceiveMessage, SendMessageBatchEntry};
+
+use crate::support::{env, Env};
+
+/// Counts one virtual machine step; `counter` is the `AtomicU64` installed with the handler.
+extern "C" fn count_step(counter: *mut c_void) -> c_int {
+    // SAFETY: `counter` is the leaked `&'static AtomicU64` that `install_counter` passed.
+    let counter = unsafe { &*(counter as *const AtomicU64) };
+    counter.fetch_add(1, Ordering::Relaxed);
+    0
+}
+
+/// Installs a step counter on the store's writer connection (which runs every receive).
+fn install_counter(e: &Env) -> &'static AtomicU64 {
+    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let address = counter as *const AtomicU64 as usize;
+    e.sqs
+        .store()
+        .write(move |conn| {
+            // SAFETY: the handle is the live writer connection, used on its own thread, and the
+            // counter outlives it (it is leaked).
+            unsafe {
+                rusqlite::ffi::sqlite3_progress_handler(
+                    conn.handle(),
+                    1,
+                    Some(count_step),
+                    address as *mut c_void,
+                );
+            }
+            Ok::<_, store::StoreError>(())
+        })
+        .unwrap();
+    counter
+}
+
+/// Virtual machine steps of each part of one cycle (SendMessageBatch 10, ReceiveMessage 10,
+/// DeleteMessageBatch 10) on a queue holding `depth` messages, after a few cycles to warm up.
+fn cycle_steps(depth: usize) -> [u64; 3] {
+    let e = env();
+    let q = e.create("q", &[]);
+    let mut left = depth;
+    while left > 0 {
+        let n = left.min(10_000);
+        e.sqs
+            .send_messages_bulk(&q, (0..n).map(|i| format!("fill {i}")).collect())
+            .unwrap();
+        left -= n;
+    }
+    let counter = install_counter(&e);
+    let mut steps = [0; 3];
+    for _ in 0..3 {
+        let entries = (0..10)
+            .map(|i| SendMessageBatchEntry {
+                id: format!("m{i}"),
+                message_body: format!("cycle {i}"),
+                ..SendMessageBatchEntry::default()
+            })
+            .collect();
+        let before = counter.load(Ordering::Relaxed);
+        e.sqs.send_message_batch(&q, entries).unwrap();
+        let sent = counter.load(Ordering::Relaxed);
+        let received = e
+            .sqs
+            .try_receive_message(&ReceiveMessage {
+                queue_url: q.clone(),
+                max_number_of_messages: Some(10),
+                ..ReceiveMessage::default()
+            })
+            .unwrap();
+        assert_eq!(received.messages.len(), 10);
+        let after_receive = counter.load(Ordering::Relaxed);
+        let entries = received
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| DeleteMessageBatchEntry {
+                id: format!("d{i}"),
+                receipt_handle: m.receipt_handle.clone(),
+            })
+            .collect();
+        let deleted = e.sqs.delete_message_batch(&q, entries).unwrap();
+        assert_eq!(deleted.successful.len(), 10);
+        let after_delete = counter.load(Ordering::Relaxed);
+        steps = [
+            sent - before,
+            after_receive - sent,
+            after_delete - after_receive,
+        ];
+    }
+    steps
+}
+
+#[test]
+fn queue_cycle_cost_does_not_grow_with_depth() {
+    let shallow = cycle_steps(200);
+    let deep = cycle_steps(20_000);
+    for (part, (s, d)) in ["send", "receive", "delete"]
+        .iter()
+        .zip(shallow.iter().zip(deep.iter()))
+    {
+        assert!(*s > 0, "{part}: no steps counted");
+        // A hundred times the depth may cost a few more steps (a longer message id, a deeper
+        // index), never a multiple.
+        assert!(
+            *d <= s + s / 4,
+            "{part} at depth 20,000 takes {d} VM steps, at depth 200 {s}"
+        );
+    }
+}
