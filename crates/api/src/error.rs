@@ -22,6 +22,16 @@ pub enum Protocol {
     SqsJson,
     /// The SQS query protocol: form parameters in, XML out.
     SqsQuery,
+    /// CloudWatch in AWS JSON 1.0 (`X-Amz-Target: GraniteServiceVersion20100801.*`).
+    CloudWatchJson,
+    /// CloudWatch in Smithy RPC v2 CBOR (the Rust SDK).
+    CloudWatchCbor,
+    /// CloudWatch in the query protocol (credential scope `monitoring`).
+    CloudWatchQuery,
+    /// SNS in the query protocol (credential scope `sns`).
+    SnsQuery,
+    /// CloudFormation in the query protocol (credential scope `cloudformation`).
+    CloudFormationQuery,
 }
 
 /// One error answer. `code` is the short AWS code (`ResourceNotFoundException`,
@@ -96,6 +106,14 @@ impl ApiError {
                 "UnknownOperationException",
                 format!("Unknown operation `{operation}`"),
             ),
+            Protocol::CloudWatchJson
+            | Protocol::CloudWatchCbor
+            | Protocol::CloudWatchQuery
+            | Protocol::SnsQuery
+            | Protocol::CloudFormationQuery => ApiError::client(
+                "InvalidAction",
+                format!("The action `{operation}` is not valid for this endpoint"),
+            ),
         }
     }
 
@@ -111,6 +129,15 @@ impl ApiError {
             .status(self.status)
             .header("x-amzn-RequestId", request_id);
         let response = match protocol {
+            Protocol::CloudFormationQuery => {
+                return crate::cloudformation_api::render_error(self, request_id)
+            }
+            Protocol::CloudWatchJson
+            | Protocol::CloudWatchCbor
+            | Protocol::CloudWatchQuery
+            | Protocol::SnsQuery => {
+                return crate::cloudwatch_api::render_error(self, protocol, request_id)
+            }
             Protocol::SqsQuery => {
                 let body = format!(
                     "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message><Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>",

@@ -16,12 +16,16 @@
 //! - `dynamodb_api.rs` (DynamoDB and Streams operations) and `dynamodb_values.rs` (attribute
 //!   values, items and table descriptions as JSON).
 
+mod authorize;
+mod cloudformation_api;
+mod cloudwatch_api;
 mod config;
 mod dynamodb_api;
 mod dynamodb_values;
 mod error;
 mod identity;
 mod server;
+mod sns_api;
 mod sqs_api;
 mod sqs_query;
 mod wire;
@@ -32,11 +36,14 @@ use anyhow::Context;
 use store::{Clock, Options, Store, SystemClock};
 use tokio::net::TcpListener;
 
+pub use authorize::{Authorizer, AuthorizerSlot, IamAuthorizer};
 pub use config::{
     ConfigError, ServeConfig, AUTH_TOKEN_ENV, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, STORE_FILE,
 };
 pub use error::{ApiError, Protocol};
 pub use identity::{Identity, KeyRegistry, Principal, SigV4};
+/// The engines behind [`Services`], for hosts that sync them from the deployed stacks.
+pub use {::cloudwatch, ::iam, ::sns};
 
 /// The engines behind the endpoint, sharing one store and one clock.
 #[derive(Clone)]
@@ -46,6 +53,13 @@ pub struct Services {
     /// The access keys the engine issued.
     pub keys: KeyRegistry,
     pub clock: Arc<dyn Clock>,
+    pub cloudwatch: ::cloudwatch::CloudWatch,
+    /// SNS; it is also the CloudWatch engine's alarm notifier.
+    pub sns: ::sns::Sns,
+    /// The deployed-stack registry the CloudFormation read API answers from.
+    pub stacks: ::stacks::Registry,
+    /// Consulted for requests signed with issued keys; while empty they may do everything.
+    pub authorizer: AuthorizerSlot,
 }
 
 impl Services {
@@ -53,13 +67,33 @@ impl Services {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
         let sqs = ::sqs::Sqs::new(store.clone(), Arc::clone(&clock), ::sqs::Config::default())
             .context("open the SQS engine")?;
-        let dynamodb = ::dynamodb::DynamoDb::new(store, Arc::clone(&clock))
+        let dynamodb = ::dynamodb::DynamoDb::new(store.clone(), Arc::clone(&clock))
             .context("open the DynamoDB engine")?;
+        let cloudwatch = ::cloudwatch::CloudWatch::new(
+            store.clone(),
+            Arc::clone(&clock),
+            ::cloudwatch::Config::default(),
+        )
+        .context("open the CloudWatch engine")?;
+        let sns = ::sns::Sns::new(
+            store,
+            Arc::clone(&clock),
+            ::sns::Config::default(),
+            Some(sqs.clone()),
+        )
+        .context("open the SNS engine")?;
+        cloudwatch.set_notifier(Arc::new(sns.clone()));
+        let stacks = ::stacks::Registry::open(sqs.store().clone())
+            .context("open the deployed-stack registry")?;
         Ok(Services {
             sqs,
             dynamodb,
             keys: KeyRegistry::default(),
             clock,
+            cloudwatch,
+            sns,
+            stacks,
+            authorizer: AuthorizerSlot::default(),
         })
     }
 

@@ -23,7 +23,9 @@ use tokio::net::TcpListener;
 
 use crate::error::{ApiError, Protocol};
 use crate::identity::{authenticate, AuthError, Identity};
-use crate::{dynamodb_api, sqs_api, ServeConfig, Services};
+use crate::{
+    cloudformation_api, cloudwatch_api, dynamodb_api, sns_api, sqs_api, ServeConfig, Services,
+};
 
 /// What every request handler sees.
 pub struct App {
@@ -49,6 +51,7 @@ pub async fn run(config: ServeConfig, services: Services, listener: TcpListener)
     });
     // The ticker lives as long as this future: dropping the server stops it.
     let _ticker = AbortOnDrop(tokio::spawn(advance_move_tasks(app.services.sqs.clone())));
+    let _sns_delivery = AbortOnDrop(tokio::spawn(app.services.sns.clone().run_delivery()));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -119,6 +122,12 @@ where
 /// The protocol and operation of a request, from its headers alone.
 fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
     let Some(target) = parts.headers.get("x-amz-target") else {
+        if let Some(routed) = cloudformation_api::route(parts) {
+            return Ok(routed);
+        }
+        if let Some(routed) = cloudwatch_api::route(parts) {
+            return Ok(routed);
+        }
         return Ok((Protocol::SqsQuery, None));
     };
     let target = target
@@ -129,6 +138,7 @@ fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
         "DynamoDB_20120810" => Protocol::DynamoDb,
         "DynamoDBStreams_20120810" => Protocol::DynamoDbStreams,
         "AmazonSQS" => Protocol::SqsJson,
+        "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
         _ => {
             return Err(ApiError::unknown_operation(Protocol::DynamoDb, target));
         }
@@ -198,6 +208,11 @@ impl App {
             request_id,
         };
         tracing::debug!(%peer, ?protocol, operation = operation.as_deref().unwrap_or("-"), access_key = %ctx.identity.access_key, "request");
+        if let Err(e) =
+            crate::authorize::check(&self, &ctx, protocol, operation.as_deref(), &parts, &body)
+        {
+            return e.render(protocol, &ctx.request_id);
+        }
         let result = match protocol {
             Protocol::DynamoDb | Protocol::DynamoDbStreams => {
                 let operation = operation.unwrap_or_default();
@@ -207,6 +222,13 @@ impl App {
                 sqs_api::handle_json(&self, &ctx, operation.unwrap_or_default(), body).await
             }
             Protocol::SqsQuery => sqs_api::handle_query(&self, &ctx, &parts, body).await,
+            Protocol::CloudWatchJson | Protocol::CloudWatchCbor | Protocol::CloudWatchQuery => {
+                cloudwatch_api::handle(&self, &ctx, protocol, operation, &parts, body).await
+            }
+            Protocol::SnsQuery => sns_api::handle(&self, &ctx, &parts, body).await,
+            Protocol::CloudFormationQuery => {
+                cloudformation_api::handle(&self, &ctx, &parts, body).await
+            }
         };
         match result {
             Ok(response) => response,

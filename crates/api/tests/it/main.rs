@@ -3,9 +3,13 @@
 //!
 //! Layout: `support.rs` (server start, SDK clients, raw HTTP), then one module per area.
 
+mod authorize;
+mod cloudformation;
+mod cloudwatch;
 mod dynamodb;
 mod hostile;
 mod identity;
+mod sns;
 mod sqs;
 mod sqs_query;
 mod support;

@@ -1,7 +1,18 @@
 //! One module per command. Options every project command shares live in [`ProjectArgs`].
 
+pub mod alarms;
+pub mod aws;
+pub mod build;
+pub mod deploy;
+pub mod destroy;
 pub mod graph;
+pub mod invoke;
+pub mod logs;
+pub mod package;
+pub mod plan;
 pub mod serve;
+pub mod status;
+pub mod up;
 pub mod validate;
 
 use crate::loader::DiskLoader;

@@ -1,6 +1,9 @@
 //! The `cascade` binary run as a user runs it: exit codes, JSON output, the human diagnostics
 //! with source lines and carets, and the graph formats.
 
+mod deploy;
+mod up;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,171 @@
+//! Authorization of issued keys through the endpoint: a role without `sqs:SendMessage` on a
+//! queue gets AccessDenied from the real SDK clients; the administrator key never does.
+
+use std::sync::Arc;
+
+use api::IamAuthorizer;
+use serde_json::json;
+
+use crate::support::{start, Server};
+
+/// A server whose authorizer knows one role, `collector-role`, and a key issued to it.
+async fn start_with_roles() -> Server {
+    let server = start().await;
+    let roles = iam::Roles::new("000000000000");
+    let sets = roles
+        .from_cfn(
+            &[(
+                "collector-role".into(),
+                json!({
+                    "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                    "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [
+                        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": "arn:aws:sqs:us-east-1:000000000000:allowed"},
+                        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/t"},
+                        {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": "Cascade/Sales"}}}
+                    ]}}]
+                }),
+            )],
+            &[],
+        )
+        .unwrap();
+    roles.replace_all(sets);
+    server
+        .services
+        .authorizer
+        .set(Some(Arc::new(IamAuthorizer::new(roles))));
+    server
+        .services
+        .keys
+        .insert("AKIDISSUED", "issued-secret", "collector-role");
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
+    let server = start_with_roles().await;
+    let admin = server.sqs();
+    let function = server.sqs_as("AKIDISSUED", "issued-secret");
+    let allowed = admin
+        .create_queue()
+        .queue_name("allowed")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let other = admin
+        .create_queue()
+        .queue_name("other")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+
+    function
+        .send_message()
+        .queue_url(&allowed)
+        .message_body("ok")
+        .send()
+        .await
+        .unwrap();
+    let e = function
+        .send_message()
+        .queue_url(&other)
+        .message_body("no")
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    let meta = aws_sdk_sqs::error::ProvideErrorMetadata::meta(&e);
+    assert_eq!(meta.code(), Some("AccessDenied"), "{e:?}");
+    assert_eq!(
+        meta.message(),
+        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the action")
+    );
+    // Receiving from the allowed queue is not granted either.
+    assert!(function
+        .receive_message()
+        .queue_url(&allowed)
+        .send()
+        .await
+        .is_err());
+    // The administrator may do anything.
+    admin
+        .send_message()
+        .queue_url(&other)
+        .message_body("admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .receive_message()
+            .queue_url(&other)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .len(),
+        1
+    );
+
+    // DynamoDB answers AccessDeniedException.
+    let ddb = server.dynamodb_as("AKIDISSUED", "issued-secret");
+    let e = ddb
+        .put_item()
+        .table_name("t")
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDeniedException"),
+        "{e:?}"
+    );
+
+    // CloudWatch: the namespace condition of the role decides.
+    use aws_sdk_cloudwatch::config::{Credentials, Region};
+    let cw = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDISSUED",
+                "issued-secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(server.url())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+        .metric_name("RejectedRecords")
+        .value(1.0)
+        .build();
+    cw.put_metric_data()
+        .namespace("Cascade/Sales")
+        .metric_data(datum.clone())
+        .send()
+        .await
+        .unwrap();
+    let e = cw
+        .put_metric_data()
+        .namespace("Other")
+        .metric_data(datum)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDenied"),
+        "{e:?}"
+    );
+}

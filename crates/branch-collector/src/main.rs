@@ -1,0 +1,22 @@
+//! The branch collector Lambda function: on each scheduled event, collects the branches and
+//! starts a run of the cascade (see `collector::handle_schedule`). Configuration comes from the
+//! environment (`collector::config`); an error fails the invocation so that Lambda retries it.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use collector::{Context, Stage};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    collector::init_logging();
+    let ctx = Context::from_env(Stage::Branches).await?;
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            collector::handle_schedule(event.payload, ctx)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,456 @@
+//! `cascade up`: build the functions, start the environment's companions, deploy the stacks,
+//! serve the endpoint and run the pipeline: schedules fire, messages cascade through the
+//! queues into the next functions, alarms are evaluated, until Ctrl-C. With `--once`, every
+//! scheduled function fires once at start and `up` exits when the cascade has drained, with a
+//! summary; it exits 1 if a message ended in a dead-letter queue or an alarm is in ALARM.
+//!
+//! Everything is durable in the environment's store, so `kill -9` and `up` again continues:
+//! the deploy recovers, asynchronous events resume, in-flight messages become visible again after
+//! their visibility timeout as on AWS.
+
+use super::deploy::{self, print_event, EnvArgs};
+use super::ProjectArgs;
+use crate::companion;
+use crate::local::Local;
+use crate::settings::Settings;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Build, deploy, serve and run the pipeline in the local cloud",
+    after_help = "Examples:\n  cascade up\n  cascade up --once\n  cascade up --env prod --param VendorApiUrl=https://vendor.example\n\nExit status: with --once, 0 when the cascade drained with no dead letter and no alarm in ALARM, 1 otherwise; without it, 0 after Ctrl-C. 2 on bad usage."
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// The endpoint's address.
+    #[arg(long, default_value = api::DEFAULT_LISTEN, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Fire every scheduled function once, wait until the cascade drains, print a summary, exit.
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: give up waiting for the cascade to drain after this many seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub timeout: u64,
+    /// Allow replacements and removals that delete a table's items or a queue's messages.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// A token every request must carry (needed to listen off loopback).
+    #[arg(long, env = api::AUTH_TOKEN_ENV, value_name = "TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = deploy::project_root(&args.project.template);
+    let root = std::path::absolute(&root).unwrap_or(root);
+    let settings = Settings::load(&root)?;
+    let env = args.env.env.clone();
+    // The environment's parameters from cascade.toml; `--param` wins.
+    let mut project = args.project.clone();
+    for (k, v) in settings.parameters_for(&env) {
+        if !project.params.iter().any(|(pk, _)| *pk == k) {
+            project.params.push((k, v));
+        }
+    }
+    let state_dir = args.env.state_dir(&args.project);
+    let mut config = api::ServeConfig::new(&env, state_dir.clone());
+    config.listen = args.listen;
+    config.auth_token = args.auth_token.clone();
+    if let Err(e) = config.check() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let Some((loaded, desired)) = deploy::load_valid(&project, &env) else {
+        return Ok(ExitCode::from(1));
+    };
+
+    eprintln!(
+        "building the functions that changed (cargo, release profile; a first build takes minutes)"
+    );
+    for r in super::build::build(&loaded, &root, false)? {
+        if r.status == lambda::build::BuildStatus::Built {
+            eprintln!("built {} ({})", r.logical_id, r.bootstrap.display());
+        }
+    }
+
+    let mut companions = Vec::new();
+    for (name, spec) in settings.companions_for(&env) {
+        eprintln!("starting companion {name}: {}", spec.command.join(" "));
+        let running = companion::Running::start(name, spec, &root, &state_dir.join("logs"))?;
+        if let Some(line) = &running.ready_line {
+            eprintln!("  {name}: {line}");
+        }
+        companions.push(running);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let code = runtime.block_on(async move {
+        tokio::select! {
+            code = run_local(&args, &root, &state_dir, config, &desired) => code,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted; state is kept in {}", state_dir.display());
+                Ok(ExitCode::from(130))
+            }
+        }
+    });
+    // Functions are children of this process; the runtime's shutdown kills them with their
+    // instances, the companions go when dropped.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(companions);
+    code
+}
+
+async fn run_local(
+    args: &Args,
+    root: &Path,
+    state_dir: &Path,
+    config: api::ServeConfig,
+    desired: &stacks::Desired,
+) -> anyhow::Result<ExitCode> {
+    let local = Local::open(state_dir)?;
+    if local.deployer.recover(&mut print_event)? {
+        println!(
+            "rolled back the interrupted operation of environment {}",
+            args.env.env
+        );
+    }
+    let changes = local.deployer.plan(desired)?;
+    if changes.is_empty() {
+        println!("stacks of environment {} are up to date", args.env.env);
+    } else {
+        print!("{}", changes.render());
+        changes.check_data_loss(args.allow_data_loss)?;
+        let options = stacks::DeployOptions {
+            allow_data_loss: args.allow_data_loss,
+            after_step: None,
+        };
+        local.deployer.deploy(desired, &options, &mut print_event)?;
+    }
+    local.sync()?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let bound = listener.local_addr().context("read the bound address")?;
+    let endpoint = format!("http://{bound}");
+    let services = local.services.clone();
+    let server = tokio::spawn(api::serve_with(config, services, listener));
+    let (lambda, rules) = local.start_lambda(root, &endpoint, true)?;
+    local
+        .services
+        .sns
+        .add_sink(std::sync::Arc::new(TerminalAlarms));
+    let delivery = tokio::spawn(local.services.sns.clone().run_delivery());
+    let evaluator = tokio::spawn(evaluate_alarms(local.services.cloudwatch.clone()));
+    eprintln!("endpoint {endpoint} (environment {})", args.env.env);
+    eprintln!(
+        "  aws --endpoint-url {endpoint} dynamodb scan --table-name <table>   (any access key works)"
+    );
+
+    let queues = Queues::read(&local)?;
+    let view = View::new(std::io::stderr().is_terminal());
+    let code = if args.once {
+        let started = Instant::now();
+        for rule in &rules {
+            let fired = lambda
+                .fire_now(rule)
+                .await
+                .with_context(|| format!("fire schedule {rule}"))?;
+            eprintln!("fired schedule {rule} ({} invocation)", fired.len());
+        }
+        let deadline = started + Duration::from_secs(args.timeout);
+        let mut drained = false;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            view.draw(&lambda, &queues, &local, started);
+            let l = lambda.clone();
+            if tokio::task::spawn_blocking(move || l.is_idle())
+                .await
+                .context("drain check")??
+            {
+                drained = true;
+                break;
+            }
+        }
+        // Alarms see the run's last datapoints before the verdict.
+        let cw = local.services.cloudwatch.clone();
+        let _ = tokio::task::spawn_blocking(move || cw.evaluate()).await;
+        let summary = summary(&lambda, &queues, &local, started, drained)?;
+        println!("{}", summary.text);
+        ExitCode::from(u8::from(!summary.ok))
+    } else {
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            view.draw(&lambda, &queues, &local, started);
+            if server.is_finished() {
+                anyhow::bail!("the endpoint stopped");
+            }
+        }
+    };
+    lambda.stop().await;
+    evaluator.abort();
+    delivery.abort();
+    server.abort();
+    Ok(code)
+}
+
+/// Evaluates every alarm every ten seconds (AWS evaluates about once a minute; a tighter loop
+/// only makes a local run react sooner).
+async fn evaluate_alarms(cloudwatch: api::cloudwatch::CloudWatch) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let cw = cloudwatch.clone();
+        match tokio::task::spawn_blocking(move || cw.evaluate()).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "evaluating alarms failed"),
+            Err(e) => tracing::warn!(error = %e, "evaluating alarms panicked"),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Prints every SNS publication (alarm notifications above all) on the terminal.
+struct TerminalAlarms;
+
+impl api::sns::TerminalSink for TerminalAlarms {
+    fn published(&self, topic_arn: &str, subject: Option<&str>, message: &str) {
+        let topic = topic_arn.rsplit(':').next().unwrap_or(topic_arn);
+        let text = subject
+            .map(str::to_string)
+            .unwrap_or_else(|| message.chars().take(160).collect::<String>());
+        eprintln!("notification on {topic}: {text}");
+    }
+}
+
+/// The queues of the environment, and which of them are dead-letter queues.
+struct Queues {
+    /// (name, URL, is a dead-letter queue)
+    all: Vec<(String, String, bool)>,
+}
+
+impl Queues {
+    fn read(local: &Local) -> anyhow::Result<Queues> {
+        let registry = local.deployer.registry();
+        let queues = registry.resources_of_type(stacks::QUEUE)?;
+        let mut dead_letter_arns: Vec<String> = Vec::new();
+        for q in &queues {
+            if let Some(arn) = q
+                .properties
+                .pointer("/RedrivePolicy/deadLetterTargetArn")
+                .and_then(|v| v.as_str())
+            {
+                dead_letter_arns.push(arn.to_string());
+            }
+        }
+        for f in registry.resources_of_type("AWS::Lambda::Function")? {
+            if let Some(arn) = f
+                .properties
+                .pointer("/DeadLetterConfig/TargetArn")
+                .and_then(|v| v.as_str())
+            {
+                dead_letter_arns.push(arn.to_string());
+            }
+        }
+        let mut all: Vec<(String, String, bool)> = queues
+            .into_iter()
+            .map(|q| {
+                let name = q.physical_id.rsplit('/').next().unwrap_or("").to_string();
+                let dlq = dead_letter_arns
+                    .iter()
+                    .any(|arn| arn.rsplit(':').next() == Some(name.as_str()));
+                (name, q.physical_id, dlq)
+            })
+            .collect();
+        all.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+        Ok(Queues { all })
+    }
+
+    /// (name, visible, in flight, is a DLQ) of each queue.
+    fn depths(&self, local: &Local) -> Vec<(String, u64, u64, bool)> {
+        let names = [
+            "ApproximateNumberOfMessages".to_string(),
+            "ApproximateNumberOfMessagesNotVisible".to_string(),
+        ];
+        self.all
+            .iter()
+            .map(|(name, url, dlq)| {
+                let attrs = local
+                    .services
+                    .sqs
+                    .get_queue_attributes(url, &names)
+                    .unwrap_or_default();
+                let n = |k: &str| attrs.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+                (
+                    name.clone(),
+                    n("ApproximateNumberOfMessages"),
+                    n("ApproximateNumberOfMessagesNotVisible"),
+                    *dlq,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The live view: redrawn in place on a terminal, a line every ten seconds otherwise.
+struct View {
+    tty: bool,
+    state: std::sync::Mutex<(usize, Option<Instant>)>,
+}
+
+impl View {
+    fn new(tty: bool) -> View {
+        View {
+            tty,
+            state: std::sync::Mutex::new((0, None)),
+        }
+    }
+
+    fn draw(&self, lambda: &lambda::Lambda, queues: &Queues, local: &Local, started: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.tty {
+            if state
+                .1
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+            {
+                return;
+            }
+            state.1 = Some(Instant::now());
+        }
+        let text = status_text(lambda, queues, local, started);
+        let mut err = std::io::stderr().lock();
+        if self.tty && state.0 > 0 {
+            // Move up over the previous view and clear to the end of the screen.
+            let _ = write!(err, "\x1b[{}A\x1b[J", state.0);
+        }
+        let _ = write!(err, "{text}");
+        state.0 = if self.tty { text.lines().count() } else { 0 };
+    }
+}
+
+fn status_text(
+    lambda: &lambda::Lambda,
+    queues: &Queues,
+    local: &Local,
+    started: Instant,
+) -> String {
+    let mut out = format!("-- {:>6.1} s --\n", started.elapsed().as_secs_f64());
+    for s in lambda.stats() {
+        out.push_str(&format!(
+            "  function {:<28} invocations {:>8}  errors {:>6}  throttles {:>6}  running {:>3}\n",
+            s.function, s.invocations, s.errors, s.throttles, s.running
+        ));
+    }
+    for (name, visible, in_flight, dlq) in queues.depths(local) {
+        out.push_str(&format!(
+            "  {} {:<31} visible {:>8}  in flight {:>6}\n",
+            if dlq { "dlq  " } else { "queue" },
+            name,
+            visible,
+            in_flight
+        ));
+    }
+    for (label, value) in stage_counts(local, started) {
+        out.push_str(&format!("  {label:<40} {value:>10}\n"));
+    }
+    out
+}
+
+/// Sums of the pipeline's own metrics (namespaces other than AWS's) since `up` started, per
+/// metric and dimension set: what each stage fetched, wrote and rejected.
+fn stage_counts(local: &Local, started: Instant) -> Vec<(String, u64)> {
+    use api::cloudwatch::{Statistic, StatisticsRequest};
+    let cw = &local.services.cloudwatch;
+    let Ok(metrics) = cw.list_metrics(None, None, &[]) else {
+        return Vec::new();
+    };
+    let now = local.clock.now_millis();
+    let start = now - started.elapsed().as_millis() as i64 - 60_000;
+    // One period over the whole run: a multiple of 60 s, as CloudWatch requires.
+    let period_s = ((now + 60_000 - start) / 60_000 + 1) * 60;
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for m in metrics
+        .into_iter()
+        .filter(|m| !m.namespace.starts_with("AWS/"))
+    {
+        let request = StatisticsRequest {
+            metric: m.clone(),
+            start_ms: start,
+            end_ms: now + 60_000,
+            period_s,
+            statistics: vec![Statistic::Sum],
+            unit: None,
+        };
+        let Ok(points) = cw.get_metric_statistics(&request) else {
+            continue;
+        };
+        let sum: f64 = points.iter().map(|p| p.sum).sum();
+        let dims: Vec<String> = m.dimensions.iter().map(|d| d.value.clone()).collect();
+        let label = if dims.is_empty() {
+            m.name.clone()
+        } else {
+            format!("{} {}", dims.join("/"), m.name)
+        };
+        *out.entry(label).or_default() += sum as u64;
+    }
+    out.into_iter().collect()
+}
+
+struct Summary {
+    text: String,
+    ok: bool,
+}
+
+fn summary(
+    lambda: &lambda::Lambda,
+    queues: &Queues,
+    local: &Local,
+    started: Instant,
+    drained: bool,
+) -> anyhow::Result<Summary> {
+    let mut ok = drained;
+    let mut text = if drained {
+        format!("drained in {:.1} s\n", started.elapsed().as_secs_f64())
+    } else {
+        format!(
+            "NOT drained after {:.1} s\n",
+            started.elapsed().as_secs_f64()
+        )
+    };
+    text.push_str(&status_text(lambda, queues, local, started));
+    for (name, visible, in_flight, dlq) in queues.depths(local) {
+        if dlq && visible + in_flight > 0 {
+            ok = false;
+            text.push_str(&format!(
+                "dead letters: {} message(s) in {name}\n",
+                visible + in_flight
+            ));
+        }
+    }
+    let alarms = local
+        .services
+        .cloudwatch
+        .describe_alarms(&[], None, None)
+        .map_err(|e| anyhow::anyhow!("read the alarms: {e}"))?;
+    for a in alarms {
+        if a.state == api::cloudwatch::AlarmState::Alarm {
+            ok = false;
+            text.push_str(&format!("alarm in ALARM: {} ({})\n", a.spec.name, a.reason));
+        }
+    }
+    text.push_str(if ok { "result: ok" } else { "result: FAILED" });
+    Ok(Summary { text, ok })
+}

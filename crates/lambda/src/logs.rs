@@ -1,0 +1,171 @@
+//! Function logs: one durable table of log events (`lambda_logs`), written by a log writer thread
+//! that batches the events of many invocations into one store write, so an invocation never waits
+//! for its log lines to commit. Readers flush the writer first, so what an invocation logged is
+//! readable as soon as the invocation has returned.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use store::rusqlite::params;
+use store::Store;
+use tokio::sync::watch;
+
+use crate::error::LambdaError;
+
+/// One log event of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    /// Increases with every event written; pass the last one seen to [`crate::Lambda::logs_after`].
+    pub id: i64,
+    pub function: String,
+    /// The invocation the line belongs to.
+    pub request_id: Option<String>,
+    /// `YYYY/MM/DD/[$LATEST]<instance>`, one per instance, as on AWS.
+    pub log_stream: String,
+    /// Epoch ms on the service's clock.
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// An event not yet written.
+pub(crate) struct NewEvent {
+    pub function: Arc<str>,
+    pub request_id: Option<String>,
+    pub log_stream: Arc<str>,
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+enum Job {
+    Events(Vec<NewEvent>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// The handle of the log writer thread; the thread ends when the last handle is dropped.
+pub(crate) struct LogWriter {
+    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+    /// Bumped after each committed batch, for followers.
+    written: watch::Receiver<u64>,
+}
+
+impl LogWriter {
+    pub fn start(store: Store) -> LogWriter {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (written_tx, written) = watch::channel(0u64);
+        std::thread::Builder::new()
+            .name("lambda-logs".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut events = Vec::new();
+                    let mut flushes = Vec::new();
+                    let mut take = |job: Job| match job {
+                        Job::Events(e) => events.extend(e),
+                        Job::Flush(done) => flushes.push(done),
+                    };
+                    take(first);
+                    while let Ok(job) = rx.try_recv() {
+                        take(job);
+                    }
+                    if !events.is_empty() {
+                        let result = store.write(move |conn| {
+                            let mut stmt = conn.prepare_cached(
+                                "INSERT INTO lambda_logs (function, request_id, log_stream, timestamp_ms, message)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                            )?;
+                            for e in &events {
+                                stmt.execute(params![
+                                    &*e.function,
+                                    e.request_id,
+                                    &*e.log_stream,
+                                    e.timestamp_ms,
+                                    e.message
+                                ])?;
+                            }
+                            Ok::<_, store::StoreError>(())
+                        });
+                        if let Err(e) = result {
+                            tracing::warn!("function log events were not written: {e}");
+                        }
+                        written_tx.send_modify(|n| *n += 1);
+                    }
+                    for done in flushes {
+                        let _ = done.send(());
+                    }
+                }
+            })
+            .expect("spawning the log writer thread");
+        LogWriter {
+            jobs: std::sync::Mutex::new(tx),
+            written,
+        }
+    }
+
+    pub fn push(&self, events: Vec<NewEvent>) {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = jobs.send(Job::Events(events));
+    }
+
+    /// Waits until everything pushed before this call is committed.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        {
+            let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            if jobs.send(Job::Flush(tx)).is_err() {
+                return;
+            }
+        }
+        let _ = rx.recv();
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.written.clone()
+    }
+}
+
+const COLUMNS: &str = "id, function, request_id, log_stream, timestamp_ms, message";
+
+fn row(r: &store::rusqlite::Row<'_>) -> store::rusqlite::Result<LogEvent> {
+    Ok(LogEvent {
+        id: r.get(0)?,
+        function: r.get(1)?,
+        request_id: r.get(2)?,
+        log_stream: r.get(3)?,
+        timestamp_ms: r.get(4)?,
+        message: r.get(5)?,
+    })
+}
+
+/// Events of `function` at or after `since_ms`, oldest first.
+pub(crate) fn since(
+    store: &Store,
+    function: &str,
+    since_ms: i64,
+) -> Result<Vec<LogEvent>, LambdaError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM lambda_logs WHERE function = ?1 AND timestamp_ms >= ?2 ORDER BY id"
+    );
+    Ok(store.read(|conn| {
+        conn.prepare(&sql)?
+            .query_map(params![function, since_ms], row)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store::StoreError::from)
+    })?)
+}
+
+/// Up to `limit` events of `function` (every function when `None`) after the event `after_id`.
+pub(crate) fn after(
+    store: &Store,
+    function: Option<&str>,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<LogEvent>, LambdaError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM lambda_logs WHERE id > ?1 AND (?2 IS NULL OR function = ?2) ORDER BY id LIMIT ?3"
+    );
+    Ok(store.read(|conn| {
+        conn.prepare(&sql)?
+            .query_map(params![after_id, function, limit as i64], row)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store::StoreError::from)
+    })?)
+}

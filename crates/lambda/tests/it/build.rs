@@ -1,0 +1,86 @@
+//! Building `rust-cargolambda` functions: built once, skipped while up to date, rebuilt after a
+//! change; the result is a runnable `bootstrap`.
+
+use std::path::Path;
+
+use lambda::build::{build_functions, BuildError, BuildStatus, BuildTarget};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn package(dir: &Path, greeting: &str) {
+    write(
+        &dir.join("Cargo.toml"),
+        "[package]\nname = \"hello-fn\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    write(
+        &dir.join("src/main.rs"),
+        &format!("fn main() {{ println!(\"{greeting}\"); }}\n"),
+    );
+}
+
+fn run(bootstrap: &Path) -> String {
+    let out = std::process::Command::new(bootstrap).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn functions_are_built_once_and_again_after_a_change() {
+    let project = tempfile::tempdir().unwrap();
+    let code = project.path().join("functions/hello");
+    package(&code, "hello");
+    let targets = [
+        BuildTarget {
+            logical_id: "Hello".into(),
+            code_dir: code.clone(),
+            build_method: Some("rust-cargolambda".into()),
+        },
+        BuildTarget {
+            logical_id: "Prebuilt".into(),
+            code_dir: project.path().join("prebuilt"),
+            build_method: None,
+        },
+    ];
+    let first = build_functions(project.path(), &targets, false).unwrap();
+    let bootstrap = project.path().join(".cascade/build/Hello/bootstrap");
+    assert_eq!(first[0].bootstrap, bootstrap);
+    assert_eq!(first[0].status, BuildStatus::Built);
+    assert_eq!(first[1].status, BuildStatus::NotBuilt);
+    assert_eq!(
+        first[1].bootstrap,
+        project.path().join("prebuilt/bootstrap")
+    );
+    assert_eq!(run(&bootstrap), "hello\n");
+
+    let second = build_functions(project.path(), &targets, false).unwrap();
+    assert_eq!(second[0].status, BuildStatus::UpToDate);
+
+    // File times have a coarse grain on some file systems: date the change visibly later.
+    package(&code, "hello again");
+    let file = std::fs::File::options()
+        .write(true)
+        .open(code.join("src/main.rs"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+    let third = build_functions(project.path(), &targets, false).unwrap();
+    assert_eq!(third[0].status, BuildStatus::Built);
+    assert_eq!(run(&bootstrap), "hello again\n");
+}
+
+#[test]
+fn a_code_uri_without_a_cargo_package_is_an_error() {
+    let project = tempfile::tempdir().unwrap();
+    let targets = [BuildTarget {
+        logical_id: "Missing".into(),
+        code_dir: project.path().join("nothing"),
+        build_method: Some("rust-cargolambda".into()),
+    }];
+    let err = build_functions(project.path(), &targets, false).unwrap_err();
+    assert!(
+        matches!(err, BuildError::NoManifest { ref logical_id, .. } if logical_id == "Missing")
+    );
+    assert!(err.to_string().contains("has no Cargo.toml"), "{err}");
+}
