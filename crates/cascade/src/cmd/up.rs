@@ -159,7 +159,12 @@ async fn run_local(
         "  aws --endpoint-url {endpoint} dynamodb scan --table-name <table>   (any access key works)"
     );
 
-    let queues = Queues::read(&local)?;
+    let queues = std::sync::Arc::new(Queues::read(&local)?);
+    let sampler = tokio::spawn(sample_queues(
+        std::sync::Arc::clone(&queues),
+        local.services.sqs.clone(),
+        local.services.cloudwatch.clone(),
+    ));
     let view = View::new(std::io::stderr().is_terminal());
     let code = if args.once {
         let started = Instant::now();
@@ -202,6 +207,7 @@ async fn run_local(
     };
     lambda.stop().await;
     evaluator.abort();
+    sampler.abort();
     delivery.abort();
     server.abort();
     Ok(code)
@@ -220,6 +226,61 @@ async fn evaluate_alarms(cloudwatch: api::cloudwatch::CloudWatch) {
             Err(e) => tracing::warn!(error = %e, "evaluating alarms panicked"),
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// Records the queues' depths as AWS/SQS metrics once a minute, as SQS reports them to CloudWatch
+/// (`ApproximateNumberOfMessagesVisible`, `ApproximateNumberOfMessagesNotVisible`,
+/// `ApproximateNumberOfMessagesDelayed`, per `QueueName`), so alarms can watch them.
+async fn sample_queues(
+    queues: std::sync::Arc<Queues>,
+    sqs: ::sqs::Sqs,
+    cloudwatch: api::cloudwatch::CloudWatch,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (queues, sqs, cw) = (queues.clone(), sqs.clone(), cloudwatch.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut data = Vec::new();
+            for (name, url, _) in &queues.all {
+                let Ok(attrs) = sqs.get_queue_attributes(url, &["All".to_string()]) else {
+                    continue;
+                };
+                for (attribute, metric) in [
+                    (
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesVisible",
+                    ),
+                    (
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesNotVisible",
+                    ),
+                    (
+                        "ApproximateNumberOfMessagesDelayed",
+                        "ApproximateNumberOfMessagesDelayed",
+                    ),
+                ] {
+                    let value = attrs.get(attribute).and_then(|v| v.parse::<f64>().ok());
+                    data.push(api::cloudwatch::MetricDatum {
+                        metric_name: metric.to_string(),
+                        dimensions: vec![api::cloudwatch::Dimension::new("QueueName", name)],
+                        value: Some(value.unwrap_or(0.0)),
+                        values: Vec::new(),
+                        counts: Vec::new(),
+                        statistic_values: None,
+                        unit: Some("Count".to_string()),
+                        timestamp_ms: None,
+                        storage_resolution: None,
+                    });
+                }
+            }
+            if let Err(e) = cw.record("AWS/SQS", &data) {
+                tracing::warn!(error = %e, "recording queue depths failed");
+            }
+        })
+        .await;
     }
 }
 
