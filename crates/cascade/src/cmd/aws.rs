@@ -9,7 +9,7 @@
 use super::ProjectArgs;
 use crate::render;
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use template::{Project, Severity};
@@ -56,15 +56,6 @@ pub fn stack_name(project: &ProjectArgs, env: &str) -> String {
     } else {
         format!("{}-{env}", project.stack_name)
     }
-}
-
-/// The root template's folder.
-fn project_root(template: &Path) -> PathBuf {
-    template
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
 }
 
 /// A project that validates, and the root parameters to send: the `--param` values, plus
@@ -126,7 +117,7 @@ pub async fn package(
     request: &PackageRequest<'_>,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<ship::Packaged> {
-    let root = project_root(&request.project.template);
+    let root = super::deploy::project_root(&request.project.template);
     let options = ship::PackageOptions {
         template: request.project.template.clone(),
         bucket: request.bucket.to_string(),

@@ -7,7 +7,7 @@
 use super::ProjectArgs;
 use anyhow::Context;
 use lambda::build::{BuildReport, BuildStatus, BuildTarget};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use template::Project;
 
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let root = project_root(&args.project.template);
+    let root = super::deploy::project_root(&args.project.template);
     let reports = build(&project, &root, args.force)?;
     if reports.is_empty() {
         println!("no functions to build");
@@ -51,15 +51,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The folder of the root template: `.cascade/` and every `CodeUri` are relative to it.
-pub fn project_root(template: &Path) -> PathBuf {
-    template
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_owned()
 }
 
 /// Every function of the project with a local `CodeUri`, as a build target.
