@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    about = "Serve the environment's local cloud on one port, without running functions",
+    after_help = "Examples:\n  \
     cascade serve\n  \
     aws --endpoint-url http://127.0.0.1:4566 dynamodb list-tables\n  \
     cascade serve --env prod --listen 127.0.0.1:4567\n  \
-    CASCADE_AUTH_TOKEN=secret cascade serve --listen 0.0.0.0:4566")]
+    CASCADE_AUTH_TOKEN=secret cascade serve --listen 0.0.0.0:4566"
+)]
 pub struct Args {
     /// The address to listen on. An address other than loopback requires an auth token.
     #[arg(long, default_value = api::DEFAULT_LISTEN, value_name = "ADDR")]
