@@ -132,7 +132,7 @@ fn build_one(
             status: BuildStatus::UpToDate,
         });
     }
-    let (binary, target_dir) = binary_of(id, &manifest)?;
+    let (binary, target_dir, sources) = binary_of(id, &manifest)?;
     cargo(
         id,
         &[
@@ -150,6 +150,14 @@ fn build_one(
     let partial = out_dir.join(".bootstrap.partial");
     std::fs::copy(&built, &partial).map_err(io("copy the built binary", &built))?;
     std::fs::rename(&partial, &bootstrap).map_err(io("write", &bootstrap))?;
+    // The folders of the path dependencies, for the next staleness check (a change in a shared
+    // library crate rebuilds every function that uses it).
+    let listed: String = sources
+        .iter()
+        .map(|dir| format!("{}\n", dir.display()))
+        .collect();
+    let list = sources_file(&bootstrap);
+    std::fs::write(&list, listed).map_err(io("write", &list))?;
     Ok(BuildReport {
         logical_id: id.clone(),
         bootstrap,
@@ -158,8 +166,12 @@ fn build_one(
 }
 
 /// The binary target to build (one named `bootstrap`, else the one named like the package, else
-/// the only one) and cargo's target folder, from `cargo metadata`.
-fn binary_of(logical_id: &str, manifest: &Path) -> Result<(String, PathBuf), BuildError> {
+/// the only one), cargo's target folder, and the folders of the package's path dependencies
+/// (transitively, as far as the workspace knows them), from `cargo metadata`.
+fn binary_of(
+    logical_id: &str,
+    manifest: &Path,
+) -> Result<(String, PathBuf, Vec<PathBuf>), BuildError> {
     let out = cargo(
         logical_id,
         &[
@@ -217,7 +229,45 @@ fn binary_of(logical_id: &str, manifest: &Path) -> Result<(String, PathBuf), Bui
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(no_binary)?;
-    Ok((binary.to_string(), target_dir))
+    Ok((
+        binary.to_string(),
+        target_dir,
+        path_dependencies(&doc, package),
+    ))
+}
+
+/// The folders of `package`'s path dependencies and theirs, each once.
+fn path_dependencies(doc: &Value, package: &Value) -> Vec<PathBuf> {
+    let by_dir = |dir: &Path| {
+        doc["packages"].as_array().and_then(|ps| {
+            ps.iter().find(|p| {
+                p["manifest_path"]
+                    .as_str()
+                    .and_then(|m| Path::new(m).parent())
+                    == Some(dir)
+            })
+        })
+    };
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![package];
+    while let Some(p) = pending.pop() {
+        let deps = p["dependencies"].as_array().into_iter().flatten();
+        for dir in deps.filter_map(|d| d["path"].as_str()).map(PathBuf::from) {
+            if found.contains(&dir) {
+                continue;
+            }
+            if let Some(next) = by_dir(&dir) {
+                pending.push(next);
+            }
+            found.push(dir);
+        }
+    }
+    found
+}
+
+/// Where a build lists the path-dependency folders of the `bootstrap` next to it.
+fn sources_file(bootstrap: &Path) -> PathBuf {
+    bootstrap.with_file_name(".sources")
 }
 
 fn cargo(logical_id: &str, args: &[&str]) -> Result<String, BuildError> {
@@ -245,7 +295,8 @@ fn cargo(logical_id: &str, args: &[&str]) -> Result<String, BuildError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether `bootstrap` exists and is newer than every file of the package and its lock file.
+/// Whether `bootstrap` exists and is newer than every file of the package, of the path
+/// dependencies its build listed, and the lock file.
 pub fn is_up_to_date(code_dir: &Path, bootstrap: &Path) -> bool {
     let Some(built) = modified(bootstrap) else {
         return false;
@@ -257,7 +308,10 @@ pub fn is_up_to_date(code_dir: &Path, bootstrap: &Path) -> bool {
     if lock.and_then(|l| modified(&l)).is_some_and(|m| m > built) {
         return false;
     }
-    newest(code_dir).is_none_or(|n| n <= built)
+    let listed = std::fs::read_to_string(sources_file(bootstrap)).unwrap_or_default();
+    std::iter::once(code_dir)
+        .chain(listed.lines().map(Path::new))
+        .all(|dir| newest(dir).is_none_or(|n| n <= built))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

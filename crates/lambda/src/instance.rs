@@ -234,6 +234,14 @@ impl Instance {
         !self.exited.load(Ordering::SeqCst)
     }
 
+    /// The process's peak resident set (`VmHWM` of `/proc/<pid>/status`, KiB), while it runs.
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        if self.pid <= 0 || !self.is_alive() {
+            return None;
+        }
+        peak_memory_kib(&format!("/proc/{}/status", self.pid))
+    }
+
     /// Kills the process group (the bootstrap and anything it started).
     pub fn kill(&self) {
         if self.pid > 0 && self.is_alive() {
@@ -644,4 +652,12 @@ async fn read_output(output: Arc<Output>) {
         }
         guard.clear_ready();
     }
+}
+
+/// The `VmHWM` (peak resident set, KiB) of a `/proc/<pid>/status` file; `None` where there is no
+/// such file (not Linux, or the process is gone).
+pub fn peak_memory_kib(status_file: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

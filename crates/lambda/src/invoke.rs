@@ -53,6 +53,9 @@ pub struct FunctionStats {
     pub throttles: u64,
     pub running: usize,
     pub warm_instances: usize,
+    /// The largest resident set of any of its instances seen so far (KiB; 0 when unknown),
+    /// read from `/proc` when an instance is idle or shut down.
+    pub peak_memory_kib: u64,
 }
 
 pub(crate) struct Function {
@@ -64,6 +67,7 @@ pub(crate) struct Function {
     invocations: AtomicU64,
     errors: AtomicU64,
     throttles: AtomicU64,
+    peak_memory_kib: AtomicU64,
 }
 
 #[derive(Default)]
@@ -134,11 +138,15 @@ impl Function {
             invocations: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             throttles: AtomicU64::new(0),
+            peak_memory_kib: AtomicU64::new(0),
         }
     }
 
     pub fn stats(&self) -> FunctionStats {
         let pool = lock(&self.pool);
+        for warm in &pool.idle {
+            self.note_peak_memory(&warm.instance);
+        }
         FunctionStats {
             function: self.spec.name.clone(),
             invocations: self.invocations.load(Ordering::Relaxed),
@@ -146,12 +154,22 @@ impl Function {
             throttles: self.throttles.load(Ordering::Relaxed),
             running: pool.running,
             warm_instances: pool.idle.len(),
+            peak_memory_kib: self.peak_memory_kib.load(Ordering::Relaxed),
+        }
+    }
+
+    fn note_peak_memory(&self, instance: &Instance) {
+        if let Some(kib) = instance.peak_memory_kib() {
+            self.peak_memory_kib.fetch_max(kib, Ordering::Relaxed);
         }
     }
 
     /// Shuts down every warm instance.
     pub fn clear_idle(&self) {
         let idle = std::mem::take(&mut lock(&self.pool).idle);
+        for warm in &idle {
+            self.note_peak_memory(&warm.instance);
+        }
         drop(idle);
     }
 

@@ -28,6 +28,7 @@ pub mod build;
 mod error;
 mod events;
 mod instance;
+pub use instance::peak_memory_kib;
 mod invoke;
 mod logs;
 mod schema;

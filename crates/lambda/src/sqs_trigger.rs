@@ -56,6 +56,18 @@ pub(crate) fn start(lambda: &Lambda, spec: SqsMappingSpec) -> Result<(), LambdaE
             spec.id, f.spec.timeout_s
         )));
     }
+    // A store is served by one engine at a time, so messages in flight when this mapping starts
+    // were received by pollers of an engine that is gone (`cascade up` killed and started again):
+    // nobody will settle them, and waiting out their visibility timeout would only stall the run.
+    let released = lambda.inner.deps.sqs.release_in_flight(&queue)?;
+    if released > 0 {
+        tracing::info!(
+            mapping = %spec.id,
+            queue = %queue,
+            released,
+            "released messages a previous engine left in flight"
+        );
+    }
     let function_limit = f
         .spec
         .reserved_concurrency

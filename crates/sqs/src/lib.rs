@@ -12,6 +12,8 @@
 //! - `messages.rs`: SendMessage(Batch), ReceiveMessage (with long polling and redrive),
 //!   DeleteMessage(Batch), ChangeMessageVisibility(Batch).
 //! - `move_tasks.rs`: Start/List/CancelMessageMoveTask (dead letters back to their source).
+//! - `activity.rs`: the per-queue activity counts and the age of the oldest message, the metrics
+//!   SQS reports to CloudWatch (kept in memory: a crash may lose them, never a message).
 //! - `attributes.rs` (queue attributes), `validate.rs` (input rules and MD5s), `schema.rs` (tables),
 //!   `signal.rs` (long-poll wake-ups), `types.rs`, `error.rs`.
 //!
@@ -29,6 +31,7 @@
 //! Every action is one store transaction: a write action runs in one [`store::Store::write`]
 //! closure, so it is atomic, serialised with every other write, and durable before it returns.
 
+mod activity;
 mod attributes;
 mod error;
 mod messages;
@@ -44,6 +47,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use store::{Clock, Store};
 
+pub use activity::QueueActivity;
 pub use error::SqsError;
 pub use messages::ReceiveAttempt;
 pub use signal::{Changed, Signal};
@@ -84,6 +88,8 @@ struct Inner {
     /// Long-poll signals by queue name, created on first use. A `std::sync::Mutex`: it is held only
     /// to look up or insert an entry.
     signals: Mutex<HashMap<String, Arc<Signal>>>,
+    /// Activity counts by queue name, in memory only (see `activity.rs`).
+    activity: activity::Activity,
 }
 
 impl Sqs {
@@ -95,6 +101,7 @@ impl Sqs {
             clock: Arc::clone(&clock),
             config,
             signals: Mutex::new(HashMap::new()),
+            activity: activity::Activity::default(),
         });
         // When virtual time jumps, delayed messages and visibility timeouts may have come due and
         // long polls may have ended: every waiter re-checks.

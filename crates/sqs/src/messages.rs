@@ -16,6 +16,9 @@
 //! message by message to place the error on its entry. Receives and deletes run one single-row
 //! statement per message, prepared once per call: multi-row UPDATE (`id IN (...)`) and DELETE
 //! forms measured slower in instruction counts.
+//!
+//! Each action adds what it did to the queue's activity counts (`activity.rs`) after its
+//! transaction committed: atomics in memory, no statement.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Statement};
 
+use crate::activity::Count;
 use crate::schema::{self, Queue};
 use crate::validate::{self, attributes_md5, md5_hex};
 use crate::{
@@ -380,6 +384,7 @@ impl Sqs {
             let visible = insert(&mut *conn.prepare_cached(INSERT_MESSAGE)?, &queue, &m, now)?;
             Ok::<_, SqsError>((visible, m))
         })?;
+        self.count(&name, Count::Sent, 1);
         if visible {
             self.notify(&name);
         }
@@ -466,6 +471,7 @@ impl Sqs {
             }
             Ok::<_, SqsError>((result, any_visible))
         })?;
+        self.count(&name, Count::Sent, result.successful.len() as u64);
         if any_visible {
             self.notify(&name);
         }
@@ -496,6 +502,7 @@ impl Sqs {
             }
             Ok::<_, SqsError>(messages.len())
         })?;
+        self.count(&name, Count::Sent, count as u64);
         self.notify(&name);
         Ok(count)
     }
@@ -525,6 +532,7 @@ impl Sqs {
             let deadline = start + wait * 1000;
             let now = self.now();
             if now >= deadline {
+                self.count(name, Count::EmptyReceives, 1);
                 return Ok(ReceiveMessageResult::default());
             }
             let wake_at = received
@@ -551,11 +559,17 @@ impl Sqs {
         let params = receive_params(request)?;
         let name = name_from_url(&request.queue_url)?;
         let received = self.receive_once(name, &request.queue_url, &params)?;
+        let wait_time_seconds = params
+            .wait_time_seconds
+            .unwrap_or(received.queue_wait_seconds);
+        // Without a wait this attempt is the whole ReceiveMessage; a longer poll's driver counts
+        // its empty end itself (`count_empty_receive`).
+        if received.messages.is_empty() && wait_time_seconds <= 0 {
+            self.count(name, Count::EmptyReceives, 1);
+        }
         Ok(ReceiveAttempt {
             messages: received.messages,
-            wait_time_seconds: params
-                .wait_time_seconds
-                .unwrap_or(received.queue_wait_seconds),
+            wait_time_seconds,
             next_visible_ms: received.next_visible_ms,
         })
     }
@@ -568,6 +582,7 @@ impl Sqs {
     ) -> Result<Received, SqsError> {
         let now = self.now();
         let this = self.clone();
+        let queue_name = name;
         let name = name.to_owned();
         let shown = shown.to_owned();
         let max = params.max;
@@ -688,6 +703,7 @@ impl Sqs {
                 dead_lettered,
             })
         })?;
+        self.count(queue_name, Count::Received, received.messages.len() as u64);
         if let Some(dlq) = &received.dead_lettered {
             self.notify(dlq);
         }
@@ -766,14 +782,17 @@ impl Sqs {
         parse_receipt(receipt_handle)?;
         let shown = queue_url.to_owned();
         let handle = receipt_handle.to_owned();
-        self.inner.store.write(move |conn| {
-            let queue_id = schema::queue_id(conn, &name, &shown)?;
+        let queue_name = name.clone();
+        let deleted = self.inner.store.write(move |conn| {
+            let queue_id = schema::queue_id(conn, &queue_name, &shown)?;
             delete_by_handle(
                 &mut *conn.prepare_cached(DELETE_BY_HANDLE)?,
                 queue_id,
                 &handle,
             )
-        })
+        })?;
+        self.count(&name, Count::Deleted, deleted as u64);
+        Ok(())
     }
 
     /// DeleteMessageBatch.
@@ -785,21 +804,28 @@ impl Sqs {
         validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let name = name_from_url(queue_url)?.to_owned();
         let shown = queue_url.to_owned();
-        self.inner.store.write(move |conn| {
-            let queue_id = schema::queue_id(conn, &name, &shown)?;
+        let queue_name = name.clone();
+        let (result, deleted) = self.inner.store.write(move |conn| {
+            let queue_id = schema::queue_id(conn, &queue_name, &shown)?;
             let mut result = BatchResult {
                 successful: Vec::with_capacity(entries.len()),
                 failed: Vec::new(),
             };
+            let mut deleted = 0;
             let mut stmt = conn.prepare_cached(DELETE_BY_HANDLE)?;
             for e in entries {
                 match delete_by_handle(&mut stmt, queue_id, &e.receipt_handle) {
-                    Ok(()) => result.successful.push(e.id),
+                    Ok(n) => {
+                        deleted += n;
+                        result.successful.push(e.id);
+                    }
                     Err(err) => result.failed.push(batch_error(&e.id, &err)),
                 }
             }
-            Ok(result)
-        })
+            Ok::<_, SqsError>((result, deleted))
+        })?;
+        self.count(&name, Count::Deleted, deleted as u64);
+        Ok(result)
     }
 
     /// ChangeMessageVisibility: the message becomes visible `visibility_timeout` seconds from now.
@@ -876,16 +902,19 @@ fn receipt_of_queue(handle: &str, queue_id: i64) -> Result<Receipt<'_>, SqsError
 }
 
 /// Deletes the message `handle` names from queue `queue_id` with `stmt` (prepared from
-/// [`DELETE_BY_HANDLE`]), if the handle is still its latest.
-fn delete_by_handle(stmt: &mut Statement<'_>, queue_id: i64, handle: &str) -> Result<(), SqsError> {
+/// [`DELETE_BY_HANDLE`]), if the handle is still its latest; how many messages it deleted (0 or 1).
+fn delete_by_handle(
+    stmt: &mut Statement<'_>,
+    queue_id: i64,
+    handle: &str,
+) -> Result<usize, SqsError> {
     let receipt = receipt_of_queue(handle, queue_id)?;
-    stmt.execute(rusqlite::params![
+    Ok(stmt.execute(rusqlite::params![
         receipt.row,
         queue_id,
         receipt.receive_count,
         receipt.message_id
-    ])?;
-    Ok(())
+    ])?)
 }
 
 fn change_visibility(

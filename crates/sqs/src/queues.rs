@@ -219,6 +219,7 @@ impl Sqs {
         if let Some(signal) = signal {
             signal.notify();
         }
+        self.inner.activity.remove(&deleted);
         Ok(())
     }
 
@@ -241,6 +242,31 @@ impl Sqs {
                 .execute([queue.id, now])?;
             Ok(())
         })
+    }
+
+    /// Makes every in-flight message of a queue visible now, keeping its receive count; returns
+    /// how many. Not an SQS action: it is for a consumer known to be gone. When `cascade up`
+    /// starts again after it was killed, the messages its function pollers held have no consumer
+    /// left (the instances died with the engine), so waiting out their visibility timeout would
+    /// only stall the run; the receive still counts toward maxReceiveCount, as on AWS.
+    pub fn release_in_flight(&self, queue_url: &str) -> Result<u64, SqsError> {
+        let name = name_from_url(queue_url)?.to_owned();
+        let shown = queue_url.to_owned();
+        let now = self.now();
+        let released = self.inner.store.write(move |conn| {
+            let queue = schema::queue(conn, &name, &shown)?;
+            let released = conn
+                .prepare_cached(
+                    "UPDATE sqs_messages SET visible_ms = ?2 \
+                     WHERE queue_id = ?1 AND visible_ms > ?2 AND receive_count > 0 AND expires_ms > ?2",
+                )?
+                .execute([queue.id, now])?;
+            Ok::<_, SqsError>(released as u64)
+        })?;
+        if released > 0 {
+            self.notify(name_from_url(queue_url)?);
+        }
+        Ok(released)
     }
 
     /// GetQueueAttributes: the named attributes (`All` for every one), computed ones included.

@@ -71,6 +71,54 @@ fn functions_are_built_once_and_again_after_a_change() {
 }
 
 #[test]
+fn a_change_in_a_path_dependency_rebuilds_the_function() {
+    let project = tempfile::tempdir().unwrap();
+    let shared = project.path().join("shared");
+    write(
+        &shared.join("Cargo.toml"),
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    write(
+        &shared.join("src/lib.rs"),
+        "pub const WORD: &str = \"one\";\n",
+    );
+    let code = project.path().join("functions/uses-shared");
+    write(
+        &code.join("Cargo.toml"),
+        "[package]\nname = \"uses-shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nshared = { path = \"../../shared\" }\n\n[workspace]\n",
+    );
+    write(
+        &code.join("src/main.rs"),
+        "fn main() { println!(\"{}\", shared::WORD); }\n",
+    );
+    let targets = [BuildTarget {
+        logical_id: "UsesShared".into(),
+        code_dir: code.clone(),
+        build_method: Some("rust-cargolambda".into()),
+    }];
+    let bootstrap = project.path().join(".cascade/build/UsesShared/bootstrap");
+    let first = build_functions(project.path(), &targets, false).unwrap();
+    assert_eq!(first[0].status, BuildStatus::Built);
+    assert_eq!(run(&bootstrap), "one\n");
+    let second = build_functions(project.path(), &targets, false).unwrap();
+    assert_eq!(second[0].status, BuildStatus::UpToDate);
+
+    write(
+        &shared.join("src/lib.rs"),
+        "pub const WORD: &str = \"two\";\n",
+    );
+    std::fs::File::options()
+        .write(true)
+        .open(shared.join("src/lib.rs"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+    let third = build_functions(project.path(), &targets, false).unwrap();
+    assert_eq!(third[0].status, BuildStatus::Built);
+    assert_eq!(run(&bootstrap), "two\n");
+}
+
+#[test]
 fn a_code_uri_without_a_cargo_package_is_an_error() {
     let project = tempfile::tempdir().unwrap();
     let targets = [BuildTarget {

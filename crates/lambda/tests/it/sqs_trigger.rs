@@ -90,6 +90,45 @@ async fn only_reported_failures_stay_and_are_redriven_after_max_receive_count() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_started_on_a_store_takes_over_what_a_gone_engine_left_in_flight() {
+    let env = Env::new(vec![function("resumed")]);
+    let queue = env.queue("left", &[("VisibilityTimeout", "900")]);
+    for n in 1..=3 {
+        env.send("left", &format!(r#"{{"n":{n}}}"#));
+    }
+    env.send("left", r#"{"n":4}"#);
+    // Three messages held by a consumer that is gone (the killed engine's pollers).
+    let held = env
+        .sqs
+        .receive_message(&sqs::ReceiveMessage {
+            queue_url: "left".into(),
+            max_number_of_messages: Some(3),
+            wait_time_seconds: Some(0),
+            visibility_timeout: Some(900),
+            attribute_names: vec![],
+            message_attribute_names: vec![],
+        })
+        .unwrap()
+        .messages;
+    assert_eq!(held.len(), 3);
+    assert_eq!(env.counts("left"), (1, 3));
+
+    // No virtual time passes: the messages come back because the mapping starts, not because
+    // their visibility timeout ended.
+    start(&env, mapping(&queue, "resumed"));
+    eventually("all four handled", || {
+        env.counts("left") == (0, 0) && env.stats("resumed").running == 0
+    })
+    .await;
+    let handled: Vec<String> = env
+        .log("resumed")
+        .into_iter()
+        .filter(|l| l.starts_with("record "))
+        .collect();
+    assert_eq!(handled.len(), 4, "{handled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_batch_leaves_every_message() {
     let env = Env::new(vec![function("all-or-nothing")]);
     let queue = env.queue("batch", &[("VisibilityTimeout", "30")]);

@@ -3,6 +3,7 @@
 //! the queue cycle costs as many SQLite steps at any depth.
 
 mod crash;
+mod metrics;
 mod model;
 mod queues;
 mod receive_cost;
