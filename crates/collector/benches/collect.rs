@@ -11,6 +11,9 @@
 //! same endpoint, with the same concurrency. Medians are printed side by side.
 
 #[allow(dead_code)]
+#[path = "../tests/it/expected.rs"]
+mod expected;
+#[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
 
@@ -22,7 +25,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, WriteRequest,
 };
 use collector::{Context, Stage, TokioSleeper};
-use support::{now, shipped_project, vendor_config, Cloud, Expected, Stages, Vendor};
+use expected::Expected;
+use support::{now, shipped_project, vendor_config, Cloud, Stages, Vendor};
 
 /// Pollers per queue, as concurrent function instances.
 const POLLERS: usize = 8;

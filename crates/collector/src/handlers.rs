@@ -292,11 +292,9 @@ async fn collect_sales(
     Ok(message.run_id)
 }
 
-/// Logs the summary line, adds to the counters and puts the rejected-records metric.
+/// Logs the summary line, adds to the counters and puts the invocation's metrics.
 async fn finish(ctx: &Context, stage: Stage, run_id: &str, tally: Tally) {
     tally.log(stage, run_id);
     ctx.counters.add(&tally);
-    ctx.metrics
-        .rejected(stage, tally.rejected, &ctx.counters)
-        .await;
+    ctx.metrics.put(stage, &tally, &ctx.counters).await;
 }

@@ -18,7 +18,7 @@
 //! - `records`: checks of vendor records and the table items they become.
 //! - `table`: idempotent upserts (compare, then write only what changed).
 //! - `queue`: SendMessageBatch in tens.
-//! - `telemetry`: the per-invocation summary, counters and the `RejectedRecords` metric.
+//! - `telemetry`: the per-invocation summary, counters and the `Cascade/Sales` metrics.
 //! - `time`: the injected clock and sleeper, timestamp spellings.
 //! - `handlers`: the three handlers.
 

@@ -1,10 +1,17 @@
 //! What the collectors report: one summary line per invocation, running counters, and the
-//! `Cascade/Sales` `RejectedRecords` metric.
+//! `Cascade/Sales` metrics.
 //!
-//! The metric goes out with PutMetricData, dimension `Environment`, the dimension of the
-//! `RejectedRecordsAlarm` in `templates/alerts.yml`. Emitting it is best effort: a failure (an
-//! endpoint without CloudWatch, a missing permission) is logged as a warning and counted, and
-//! never fails the records that were collected.
+//! Each invocation puts its metrics with one PutMetricData call, leaving out zero values (and
+//! making no call when all are zero):
+//! - `RejectedRecords` with the dimension `Environment` alone: the metric the
+//!   `RejectedRecordsAlarm` of `templates/alerts.yml` watches, whatever the stage;
+//! - per stage, with the dimensions `Environment` and `Stage` (`branches`, `salespersons`,
+//!   `sales`): `FetchedRecords` (records the vendor served, rejected ones included),
+//!   `WrittenRecords` (written because new or changed) and `RejectedRecords`: the progress
+//!   `cascade up` shows per stage.
+//!
+//! Emitting them is best effort: a failure (an endpoint without CloudWatch, a missing permission)
+//! is logged as a warning and counted, and never fails the records that were collected.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +24,14 @@ use crate::config::Stage;
 pub const NAMESPACE: &str = "Cascade/Sales";
 /// The metric of records skipped as malformed.
 pub const REJECTED_RECORDS: &str = "RejectedRecords";
+/// The metric of records the vendor served (per stage).
+pub const FETCHED_RECORDS: &str = "FetchedRecords";
+/// The metric of records written because they were new or changed (per stage).
+pub const WRITTEN_RECORDS: &str = "WrittenRecords";
+/// The dimension of the environment (`dev`, `prod`).
+pub const ENVIRONMENT_DIMENSION: &str = "Environment";
+/// The dimension of the stage ([`Stage::as_str`]).
+pub const STAGE_DIMENSION: &str = "Stage";
 
 /// The counts of one invocation (or of many, added up).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,28 +142,56 @@ impl Metrics {
         }
     }
 
-    /// Puts `count` rejected records (nothing when 0); false when the call failed, which is
-    /// logged and otherwise ignored.
-    pub async fn rejected(&self, stage: Stage, count: u64, counters: &Counters) -> bool {
-        if count == 0 {
+    /// The data of one invocation of `stage`: the alarm's `RejectedRecords` by environment and
+    /// the stage's `FetchedRecords`, `WrittenRecords` and `RejectedRecords`, zero values left out.
+    pub fn data(&self, stage: Stage, tally: &Tally) -> Vec<MetricDatum> {
+        let environment = || {
+            Dimension::builder()
+                .name(ENVIRONMENT_DIMENSION)
+                .value(&self.environment)
+                .build()
+        };
+        let datum = |name: &str, value: u64, per_stage: bool| {
+            let mut datum = MetricDatum::builder()
+                .metric_name(name)
+                .dimensions(environment())
+                .unit(StandardUnit::Count)
+                .value(value as f64);
+            if per_stage {
+                datum = datum.dimensions(
+                    Dimension::builder()
+                        .name(STAGE_DIMENSION)
+                        .value(stage.as_str())
+                        .build(),
+                );
+            }
+            datum.build()
+        };
+        [
+            (REJECTED_RECORDS, tally.rejected, false),
+            (FETCHED_RECORDS, tally.fetched, true),
+            (WRITTEN_RECORDS, tally.written, true),
+            (REJECTED_RECORDS, tally.rejected, true),
+        ]
+        .into_iter()
+        .filter(|(_, value, _)| *value > 0)
+        .map(|(name, value, per_stage)| datum(name, value, per_stage))
+        .collect()
+    }
+
+    /// Puts the metrics of one invocation of `stage` ([`Metrics::data`]) in one PutMetricData
+    /// call, none when every value is 0; false when the call failed, which is logged and
+    /// otherwise ignored.
+    pub async fn put(&self, stage: Stage, tally: &Tally, counters: &Counters) -> bool {
+        let data = self.data(stage, tally);
+        if data.is_empty() {
             return true;
         }
-        let datum = MetricDatum::builder()
-            .metric_name(REJECTED_RECORDS)
-            .dimensions(
-                Dimension::builder()
-                    .name("Environment")
-                    .value(&self.environment)
-                    .build(),
-            )
-            .unit(StandardUnit::Count)
-            .value(count as f64)
-            .build();
         let sent = self
             .client
             .put_metric_data()
             .namespace(NAMESPACE)
-            .metric_data(datum)
+            .set_metric_data(Some(data))
             .send()
             .await;
         match sent {
@@ -157,9 +200,11 @@ impl Metrics {
                 counters.metric_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     stage = stage.as_str(),
-                    count,
+                    fetched = tally.fetched,
+                    written = tally.written,
+                    rejected = tally.rejected,
                     error = %DisplayErrorContext(error),
-                    "could not put the RejectedRecords metric; the records were collected"
+                    "could not put the Cascade/Sales metrics; the records were collected"
                 );
                 false
             }

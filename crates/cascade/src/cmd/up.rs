@@ -190,6 +190,7 @@ async fn run_local(
             }
         }
         // Alarms see the run's last datapoints before the verdict.
+        record_queue_metrics(&queues, &local.services.sqs, &local.services.cloudwatch);
         let cw = local.services.cloudwatch.clone();
         let _ = tokio::task::spawn_blocking(move || cw.evaluate()).await;
         let summary = summary(&lambda, &queues, &local, started, drained)?;
@@ -229,9 +230,7 @@ async fn evaluate_alarms(cloudwatch: api::cloudwatch::CloudWatch) {
     }
 }
 
-/// Records the queues' depths as AWS/SQS metrics once a minute, as SQS reports them to CloudWatch
-/// (`ApproximateNumberOfMessagesVisible`, `ApproximateNumberOfMessagesNotVisible`,
-/// `ApproximateNumberOfMessagesDelayed`, per `QueueName`), so alarms can watch them.
+/// Records the queues' metrics once a minute ([`record_queue_metrics`]), so alarms can watch them.
 async fn sample_queues(
     queues: std::sync::Arc<Queues>,
     sqs: ::sqs::Sqs,
@@ -242,45 +241,82 @@ async fn sample_queues(
     loop {
         tick.tick().await;
         let (queues, sqs, cw) = (queues.clone(), sqs.clone(), cloudwatch.clone());
-        let _ = tokio::task::spawn_blocking(move || {
-            let mut data = Vec::new();
-            for (name, url, _) in &queues.all {
-                let Ok(attrs) = sqs.get_queue_attributes(url, &["All".to_string()]) else {
-                    continue;
-                };
-                for (attribute, metric) in [
-                    (
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesVisible",
-                    ),
-                    (
-                        "ApproximateNumberOfMessagesNotVisible",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ),
-                    (
-                        "ApproximateNumberOfMessagesDelayed",
-                        "ApproximateNumberOfMessagesDelayed",
-                    ),
-                ] {
-                    let value = attrs.get(attribute).and_then(|v| v.parse::<f64>().ok());
-                    data.push(api::cloudwatch::MetricDatum {
-                        metric_name: metric.to_string(),
-                        dimensions: vec![api::cloudwatch::Dimension::new("QueueName", name)],
-                        value: Some(value.unwrap_or(0.0)),
-                        values: Vec::new(),
-                        counts: Vec::new(),
-                        statistic_values: None,
-                        unit: Some("Count".to_string()),
-                        timestamp_ms: None,
-                        storage_resolution: None,
-                    });
-                }
+        let _ = tokio::task::spawn_blocking(move || record_queue_metrics(&queues, &sqs, &cw)).await;
+    }
+}
+
+/// Records every queue's metrics as SQS reports them to CloudWatch (namespace `AWS/SQS`,
+/// dimension `QueueName`): the depths (`ApproximateNumberOfMessagesVisible`, `...NotVisible`,
+/// `...Delayed`), the activity since the previous recording (`NumberOfMessagesSent`,
+/// `NumberOfMessagesReceived`, `NumberOfMessagesDeleted`, `NumberOfEmptyReceives`, taken from
+/// the engine's counters, so every count is recorded once) and `ApproximateAgeOfOldestMessage`.
+/// Blocking (store reads and one CloudWatch write); a failure is logged, never fatal.
+fn record_queue_metrics(
+    queues: &Queues,
+    sqs: &::sqs::Sqs,
+    cloudwatch: &api::cloudwatch::CloudWatch,
+) {
+    let mut activity: BTreeMap<String, ::sqs::QueueActivity> = sqs
+        .take_activity()
+        .into_iter()
+        .map(|a| (a.queue_name.clone(), a))
+        .collect();
+    let mut data = Vec::new();
+    for (name, url, _) in &queues.all {
+        let datum = |metric: &str, value: f64, unit: &str| api::cloudwatch::MetricDatum {
+            metric_name: metric.to_string(),
+            dimensions: vec![api::cloudwatch::Dimension::new("QueueName", name)],
+            value: Some(value),
+            values: Vec::new(),
+            counts: Vec::new(),
+            statistic_values: None,
+            unit: Some(unit.to_string()),
+            timestamp_ms: None,
+            storage_resolution: None,
+        };
+        let Ok(attrs) = sqs.get_queue_attributes(url, &["All".to_string()]) else {
+            continue;
+        };
+        for (attribute, metric) in [
+            (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesVisible",
+            ),
+            (
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesNotVisible",
+            ),
+            (
+                "ApproximateNumberOfMessagesDelayed",
+                "ApproximateNumberOfMessagesDelayed",
+            ),
+        ] {
+            let value = attrs.get(attribute).and_then(|v| v.parse::<f64>().ok());
+            data.push(datum(metric, value.unwrap_or(0.0), "Count"));
+        }
+        // A queue without activity since the last recording reports zeros, as SQS does.
+        let a = activity.remove(name).unwrap_or_default();
+        for (metric, value) in [
+            ("NumberOfMessagesSent", a.sent),
+            ("NumberOfMessagesReceived", a.received),
+            ("NumberOfMessagesDeleted", a.deleted),
+            ("NumberOfEmptyReceives", a.empty_receives),
+        ] {
+            data.push(datum(metric, value as f64, "Count"));
+        }
+        match sqs.age_of_oldest_message(url) {
+            Ok(age) => data.push(datum(
+                "ApproximateAgeOfOldestMessage",
+                age as f64,
+                "Seconds",
+            )),
+            Err(e) => {
+                tracing::warn!(queue = %name, error = %e, "reading the oldest message's age failed")
             }
-            if let Err(e) = cw.record("AWS/SQS", &data) {
-                tracing::warn!(error = %e, "recording queue depths failed");
-            }
-        })
-        .await;
+        }
+    }
+    if let Err(e) = cloudwatch.record("AWS/SQS", &data) {
+        tracing::warn!(error = %e, "recording the queues' metrics failed");
     }
 }
 
@@ -424,25 +460,52 @@ fn status_text(
             in_flight
         ));
     }
-    for (label, value) in stage_counts(local, started) {
+    let counts = stage_counts(local, started);
+    for (stage, [fetched, written, rejected]) in &counts.stages {
+        out.push_str(&format!(
+            "  stage {stage:<31} fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}\n"
+        ));
+    }
+    for (label, value) in &counts.other {
         out.push_str(&format!("  {label:<40} {value:>10}\n"));
     }
     out
 }
 
-/// Sums of the pipeline's own metrics (namespaces other than AWS's) since `up` started, per
-/// metric and dimension set: what each stage fetched, wrote and rejected.
-fn stage_counts(local: &Local, started: Instant) -> Vec<(String, u64)> {
+/// The per-stage metrics of the collectors (dimension `Stage`), in the table's column order.
+const STAGE_METRICS: [&str; 3] = ["FetchedRecords", "WrittenRecords", "RejectedRecords"];
+
+/// The stages of the sales pipeline in cascade order; other stages follow by name.
+const STAGE_ORDER: [&str; 3] = ["branches", "salespersons", "sales"];
+
+/// The pipeline's own metrics summed since `up` started.
+struct StageCounts {
+    /// Per stage: records fetched, written and rejected, from the [`STAGE_METRICS`] that carry a
+    /// `Stage` dimension (added up over their other dimensions), in cascade order.
+    stages: Vec<(String, [u64; 3])>,
+    /// Every other custom metric, labelled with its dimension values and name.
+    other: Vec<(String, u64)>,
+}
+
+/// Sums of the pipeline's own metrics (namespaces other than AWS's) since `up` started: the
+/// stages' fetched, written and rejected records as a table, every other metric per metric and
+/// dimension set.
+fn stage_counts(local: &Local, started: Instant) -> StageCounts {
     use api::cloudwatch::{Statistic, StatisticsRequest};
+    let mut counts = StageCounts {
+        stages: Vec::new(),
+        other: Vec::new(),
+    };
     let cw = &local.services.cloudwatch;
     let Ok(metrics) = cw.list_metrics(None, None, &[]) else {
-        return Vec::new();
+        return counts;
     };
     let now = local.clock.now_millis();
     let start = now - started.elapsed().as_millis() as i64 - 60_000;
     // One period over the whole run: a multiple of 60 s, as CloudWatch requires.
     let period_s = ((now + 60_000 - start) / 60_000 + 1) * 60;
-    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    let mut stages: BTreeMap<(usize, String), [u64; 3]> = BTreeMap::new();
+    let mut other: BTreeMap<String, u64> = BTreeMap::new();
     for m in metrics
         .into_iter()
         .filter(|m| !m.namespace.starts_with("AWS/"))
@@ -458,21 +521,49 @@ fn stage_counts(local: &Local, started: Instant) -> Vec<(String, u64)> {
         let Ok(points) = cw.get_metric_statistics(&request) else {
             continue;
         };
-        let sum: f64 = points.iter().map(|p| p.sum).sum();
+        let sum = points.iter().map(|p| p.sum).sum::<f64>() as u64;
+        let column = STAGE_METRICS.iter().position(|n| *n == m.name);
+        let stage = m.dimensions.iter().find(|d| d.name == "Stage");
+        if let (Some(column), Some(stage)) = (column, stage) {
+            let order = STAGE_ORDER
+                .iter()
+                .position(|s| *s == stage.value)
+                .unwrap_or(STAGE_ORDER.len());
+            stages.entry((order, stage.value.clone())).or_default()[column] += sum;
+            continue;
+        }
         let dims: Vec<String> = m.dimensions.iter().map(|d| d.value.clone()).collect();
         let label = if dims.is_empty() {
             m.name.clone()
         } else {
             format!("{} {}", dims.join("/"), m.name)
         };
-        *out.entry(label).or_default() += sum as u64;
+        *other.entry(label).or_default() += sum;
     }
-    out.into_iter().collect()
+    counts.stages = stages
+        .into_iter()
+        .map(|((_, stage), row)| (stage, row))
+        .collect();
+    counts.other = other.into_iter().collect();
+    counts
 }
 
 struct Summary {
     text: String,
     ok: bool,
+}
+
+/// The peak resident memory of the engine (this process) and of each function's largest
+/// instance, one line.
+fn peak_memory_text(lambda: &lambda::Lambda) -> String {
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    let engine = lambda::peak_memory_kib("/proc/self/status").map_or("unknown".into(), mib);
+    let mut text = format!("peak memory: engine {engine}");
+    for s in lambda.stats().into_iter().filter(|s| s.peak_memory_kib > 0) {
+        text.push_str(&format!(", {} {}", s.function, mib(s.peak_memory_kib)));
+    }
+    text.push('\n');
+    text
 }
 
 fn summary(
@@ -492,6 +583,7 @@ fn summary(
         )
     };
     text.push_str(&status_text(lambda, queues, local, started));
+    text.push_str(&peak_memory_text(lambda));
     for (name, visible, in_flight, dlq) in queues.depths(local) {
         if dlq && visible + in_flight > 0 {
             ok = false;

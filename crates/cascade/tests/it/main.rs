@@ -1,7 +1,11 @@
 //! The `cascade` binary run as a user runs it: exit codes, JSON output, the human diagnostics
-//! with source lines and carets, and the graph formats.
+//! with source lines and carets, and the graph formats; `deploy` the local stacks, `up` a small
+//! cascade of the test function, `sales` the shipped sales pipeline end to end.
 
 mod deploy;
+#[path = "../../../collector/tests/it/expected.rs"]
+mod expected;
+mod sales;
 mod up;
 
 use std::path::{Path, PathBuf};

@@ -1,10 +1,15 @@
 //! `cascade up --once` on a two-stage cascade of the test function: a schedule fires the starter,
 //! whose message (sent with its own role's credentials) triggers the worker through an SQS
 //! mapping. A clean run drains and exits 0; a failing message is redriven to the dead-letter
-//! queue after maxReceiveCount receives and the run exits 1 naming it.
+//! queue after maxReceiveCount receives and the run exits 1 naming it. After a run, the
+//! environment's store holds the queues' AWS/SQS metrics; the summary shows the stages' progress
+//! from the pipeline's own metrics.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use api::cloudwatch::{CloudWatch, Dimension, MetricDatum, MetricId, Statistic, StatisticsRequest};
 
 /// A copy of `tests/data/up` with the test function as `fn/bootstrap`.
 fn project() -> tempfile::TempDir {
@@ -50,6 +55,67 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with `{needle}` in:\n{text}"))
 }
 
+/// The CloudWatch engine on the store a run of `up` in `dir` left (environment `dev`).
+fn cloudwatch(dir: &Path) -> CloudWatch {
+    let path = dir.join(".cascade/dev").join(api::STORE_FILE);
+    let store = store::Store::open(&path, store::Options::default()).unwrap();
+    CloudWatch::new(
+        store,
+        Arc::new(store::SystemClock),
+        api::cloudwatch::Config::default(),
+    )
+    .unwrap()
+}
+
+/// The `statistic` of the AWS/SQS metric `name` of queue `queue` over the last hour: the sum
+/// over every datapoint, or the maximum of all.
+fn sqs_metric(cw: &CloudWatch, name: &str, queue: &str, statistic: Statistic) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let points = cw
+        .get_metric_statistics(&StatisticsRequest {
+            metric: MetricId::new("AWS/SQS", name, &[Dimension::new("QueueName", queue)]),
+            start_ms: now - 3_600_000,
+            end_ms: now + 60_000,
+            period_s: 3_660,
+            statistics: vec![statistic.clone()],
+            unit: None,
+        })
+        .unwrap();
+    assert!(!points.is_empty(), "no datapoint of {name} for {queue}");
+    match statistic {
+        Statistic::Maximum => points.iter().map(|p| p.maximum).fold(f64::MIN, f64::max),
+        _ => points.iter().map(|p| p.sum).sum(),
+    }
+}
+
+/// Checks the activity of the work and dead-letter queues over every run so far
+/// (`[sent, received, deleted]` each) and the largest age of the oldest message recorded in the
+/// dead-letter queue (the work queue's is always 0: every recording found it drained or empty).
+fn check_queue_metrics(dir: &Path, work: [f64; 3], dead: [f64; 3], dead_age: f64) {
+    let cw = cloudwatch(dir);
+    for (queue, expected) in [("up-work", work), ("up-dead", dead)] {
+        let counts = [
+            "NumberOfMessagesSent",
+            "NumberOfMessagesReceived",
+            "NumberOfMessagesDeleted",
+        ]
+        .map(|name| sqs_metric(&cw, name, queue, Statistic::Sum));
+        assert_eq!(counts, expected, "{queue}: sent, received, deleted");
+    }
+    for (queue, expected) in [("up-work", 0.0), ("up-dead", dead_age)] {
+        let age = sqs_metric(
+            &cw,
+            "ApproximateAgeOfOldestMessage",
+            queue,
+            Statistic::Maximum,
+        );
+        assert_eq!(age, expected, "{queue}: age of the oldest message");
+    }
+}
+
 #[test]
 fn a_clean_cascade_drains_and_exits_0() {
     let dir = project();
@@ -64,10 +130,73 @@ fn a_clean_cascade_drains_and_exits_0() {
         line_with(&out, "up-dead").contains("visible        0"),
         "{out}"
     );
+    // The one message the run produced was sent, received and deleted, and recorded as such
+    // before the run ended.
+    check_queue_metrics(dir.path(), [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], 0.0);
     // A second run deploys nothing new and runs the cascade again.
     let (code, out, err) = up(dir.path(), &[]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("are up to date"), "{out}");
+    check_queue_metrics(dir.path(), [2.0, 2.0, 2.0], [0.0, 0.0, 0.0], 0.0);
+}
+
+/// The words of the summary line that starts with `prefix` (after its indentation).
+fn words_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with `{prefix}` in:\n{text}"))
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn the_summary_shows_each_stage_s_progress_from_the_pipeline_s_metrics() {
+    let dir = project();
+    let (code, out, err) = up(dir.path(), &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    // What collectors put just before the next run, which counts the minute before it started.
+    let put = |name: &str, dimensions: &[(&str, &str)], value: f64| MetricDatum {
+        metric_name: name.into(),
+        dimensions: dimensions
+            .iter()
+            .map(|(n, v)| Dimension::new(n, v))
+            .collect(),
+        value: Some(value),
+        unit: Some("Count".into()),
+        ..MetricDatum::default()
+    };
+    let stage = |s: &'static str| [("Environment", "dev"), ("Stage", s)];
+    cloudwatch(dir.path())
+        .record(
+            "Cascade/Sales",
+            &[
+                put("FetchedRecords", &stage("sales"), 40.0),
+                put("FetchedRecords", &stage("branches"), 13.0),
+                put("WrittenRecords", &stage("branches"), 12.0),
+                put("RejectedRecords", &stage("branches"), 1.0),
+                put("FetchedRecords", &stage("branches"), 2.0),
+                put("RejectedRecords", &[("Environment", "dev")], 1.0),
+            ],
+        )
+        .unwrap();
+    let (code, out, err) = up(dir.path(), &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        words_of(&out, "stage branches"),
+        ["stage", "branches", "fetched", "15", "written", "12", "rejected", "1"]
+    );
+    assert_eq!(
+        words_of(&out, "stage sales"),
+        ["stage", "sales", "fetched", "40", "written", "0", "rejected", "0"]
+    );
+    // In cascade order; a metric without a stage keeps its own line.
+    let branches = out.find("stage branches").unwrap();
+    assert!(branches < out.find("stage sales").unwrap(), "{out}");
+    assert_eq!(
+        words_of(&out, "dev RejectedRecords"),
+        ["dev", "RejectedRecords", "1"]
+    );
+    assert!(!out.contains("FetchedRecords"), "{out}");
 }
 
 #[test]
@@ -83,4 +212,15 @@ fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue_and_exits_1() {
     let worker = line_with(&out, "function up-worker");
     assert!(worker.contains("invocations        2"), "{worker}");
     assert!(out.contains("result: FAILED"), "{out}");
+    // Sent once, received twice, never deleted; the move to the dead-letter queue is no send.
+    // The dead letter's age, recorded at the end, counts from its send: at least the two
+    // visibility timeouts of 1 s it waited out.
+    let age = sqs_metric(
+        &cloudwatch(dir.path()),
+        "ApproximateAgeOfOldestMessage",
+        "up-dead",
+        Statistic::Maximum,
+    );
+    assert!(age >= 2.0, "{age}");
+    check_queue_metrics(dir.path(), [1.0, 2.0, 0.0], [0.0, 0.0, 0.0], age);
 }

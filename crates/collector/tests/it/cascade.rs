@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use collector::{BranchMessage, RecordingSleeper, Tally};
+use collector::{BranchMessage, RecordingSleeper, Stage, Tally};
 use vendor_api::{revision_class, ManualClock, SharedClock};
 
+use crate::expected::{check_table, Expected};
 use crate::support::{
-    check_table, now, receive_event, settle, shipped_project, vendor_config, Cloud, Expected,
-    Stages, Vendor, VirtualSleeper,
+    now, receive_event, settle, shipped_project, vendor_config, Cloud, Stages, Vendor,
+    VirtualSleeper,
 };
 
 const TABLES: [(&str, &str); 3] = [
@@ -88,6 +89,13 @@ async fn a_run_fills_each_table_with_the_source_records_field_for_field() {
     assert_eq!(total.written, 3 + 12 + 72);
     assert_eq!((total.rejected, total.unchanged, total.failed), (0, 0, 0));
     assert_eq!(total.sent, 3 + 12);
+    // Every stage's progress reached CloudWatch: 3 branches, 12 salespersons among the
+    // employees, 72 sales among all the salespersons' sales.
+    check_stage_metrics(&cloud, &stages).await;
+    assert_eq!(
+        metric_sum(&cloud, "WrittenRecords", Some(Stage::Sales)).await,
+        72.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,24 +255,71 @@ async fn with_faults_every_good_record_lands_and_every_malformed_one_is_rejected
     for stage in [&stages.branches, &stages.salespersons, &stages.sales] {
         assert_eq!(stage.counters.metric_failures(), 0);
     }
-    assert_eq!(rejected_metric_sum(&cloud).await, expected.malformed as f64);
+    assert_eq!(
+        metric_sum(&cloud, "RejectedRecords", None).await,
+        expected.malformed as f64
+    );
+    // Per stage, the same rejections, and what each stage fetched and wrote.
+    check_stage_metrics(&cloud, &stages).await;
+    let mut rejected = 0.0;
+    for stage in [Stage::Branches, Stage::Salespersons, Stage::Sales] {
+        rejected += metric_sum(&cloud, "RejectedRecords", Some(stage)).await;
+    }
+    assert_eq!(rejected, expected.malformed as f64);
 }
 
-/// The sum of `Cascade/Sales` `RejectedRecords` for environment `dev` over the last hour.
-async fn rejected_metric_sum(cloud: &Cloud) -> f64 {
+/// Checks that each stage's `FetchedRecords`, `WrittenRecords` and `RejectedRecords` (dimensions
+/// `Environment` and `Stage`) add up to the stage's counters.
+async fn check_stage_metrics(cloud: &Cloud, stages: &Stages) {
+    for (stage, ctx) in [
+        (Stage::Branches, &stages.branches),
+        (Stage::Salespersons, &stages.salespersons),
+        (Stage::Sales, &stages.sales),
+    ] {
+        assert_eq!(ctx.counters.metric_failures(), 0, "{}", stage.as_str());
+        let tally = ctx.counters.snapshot();
+        assert!(tally.fetched > 0, "{}: nothing fetched", stage.as_str());
+        let sums = (
+            metric_sum(cloud, "FetchedRecords", Some(stage)).await,
+            metric_sum(cloud, "WrittenRecords", Some(stage)).await,
+            metric_sum(cloud, "RejectedRecords", Some(stage)).await,
+        );
+        assert_eq!(
+            sums,
+            (
+                tally.fetched as f64,
+                tally.written as f64,
+                tally.rejected as f64
+            ),
+            "{}: metric sums (fetched, written, rejected) against {tally:?}",
+            stage.as_str()
+        );
+    }
+}
+
+/// The sum of the `Cascade/Sales` metric `name` for environment `dev` over the last hour: the
+/// environment's own when `stage` is `None` (the alarm's metric), else that stage's.
+async fn metric_sum(cloud: &Cloud, name: &str, stage: Option<Stage>) -> f64 {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, Statistic};
     let now = std::time::SystemTime::now();
+    let mut dimensions = vec![Dimension::builder()
+        .name("Environment")
+        .value("dev")
+        .build()];
+    if let Some(stage) = stage {
+        dimensions.push(
+            Dimension::builder()
+                .name("Stage")
+                .value(stage.as_str())
+                .build(),
+        );
+    }
     let statistics = aws_sdk_cloudwatch::Client::new(&cloud.aws)
         .get_metric_statistics()
         .namespace("Cascade/Sales")
-        .metric_name("RejectedRecords")
-        .dimensions(
-            Dimension::builder()
-                .name("Environment")
-                .value("dev")
-                .build(),
-        )
+        .metric_name(name)
+        .set_dimensions(Some(dimensions))
         .start_time(DateTime::from(now - Duration::from_secs(3_600)))
         .end_time(DateTime::from(now + Duration::from_secs(60)))
         .period(3_600)
