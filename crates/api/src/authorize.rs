@@ -165,6 +165,37 @@ fn denied(protocol: Protocol, message: String) -> ApiError {
     error
 }
 
+/// The members of a JSON request that name what it touches. Every other member (items, message
+/// bodies) is skipped by the parser without being built, so the check costs a scan of the body,
+/// not a second parse of it: the operation parses the body once, after.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct Targets {
+    queue_url: Option<String>,
+    queue_name: Option<String>,
+    table_name: Option<String>,
+    stream_arn: Option<String>,
+    request_items: Option<indexmap::IndexMap<String, serde::de::IgnoredAny>>,
+    transact_items: Option<Vec<TransactTargets>>,
+}
+
+/// One entry of `TransactItems`: the table each kind of request names.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct TransactTargets {
+    put: Option<Named>,
+    update: Option<Named>,
+    delete: Option<Named>,
+    condition_check: Option<Named>,
+    get: Option<Named>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct Named {
+    table_name: Option<String>,
+}
+
 /// The IAM questions one request raises.
 pub fn requests(
     protocol: Protocol,
@@ -174,32 +205,40 @@ pub fn requests(
     region: &str,
     account: &str,
 ) -> Result<Vec<Ask>, ApiError> {
-    let json_body =
-        || -> Value { serde_json::from_slice(body).unwrap_or(Value::Object(Default::default())) };
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    // A body that does not parse names nothing; the operation itself reports it.
+    let targets = || serde_json::from_slice::<Targets>(body).unwrap_or_default();
     match protocol {
         Protocol::SqsJson | Protocol::SqsQuery => {
-            let (operation, request) = if protocol == Protocol::SqsJson {
-                (operation.unwrap_or_default().to_owned(), json_body())
+            let (operation, queue_url, queue_name) = if protocol == Protocol::SqsJson {
+                let t = targets();
+                (
+                    operation.unwrap_or_default().to_owned(),
+                    t.queue_url,
+                    t.queue_name,
+                )
             } else {
                 let params = crate::sqs_query::parse_params(parts.uri.query(), body)?;
-                let action = params
-                    .iter()
-                    .find(|(k, _)| k == "Action")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                let mut request = crate::sqs_query::to_json(&params);
+                let member = |name: &str| {
+                    params
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                };
                 let path = parts.uri.path().trim_matches('/');
-                if !request.contains_key("QueueUrl") && path.split('/').count() == 2 {
-                    request.insert("QueueUrl".into(), path.into());
-                }
-                (action, Value::Object(request))
+                let queue_url = member("QueueUrl")
+                    .or_else(|| (path.split('/').count() == 2).then(|| path.to_owned()));
+                (
+                    member("Action").unwrap_or_default(),
+                    queue_url,
+                    member("QueueName"),
+                )
             };
             let action = format!(
                 "sqs:{}",
                 operation.strip_suffix("Batch").unwrap_or(&operation)
             );
-            let name = text(&request, "QueueUrl")
+            let name = queue_url
                 .map(|url| {
                     url.trim_end_matches('/')
                         .rsplit('/')
@@ -207,7 +246,7 @@ pub fn requests(
                         .unwrap_or("")
                         .to_owned()
                 })
-                .or_else(|| text(&request, "QueueName"));
+                .or(queue_name);
             let resource = match name {
                 Some(name) => format!("arn:aws:sqs:{region}:{account}:{name}"),
                 None => "*".to_owned(),
@@ -216,41 +255,35 @@ pub fn requests(
         }
         Protocol::DynamoDb | Protocol::DynamoDbStreams => {
             let operation = operation.unwrap_or_default();
-            let request = json_body();
+            let request = targets();
             let table = |name: &str| format!("arn:aws:dynamodb:{region}:{account}:table/{name}");
             let mut asks = Vec::new();
             match operation {
                 "BatchWriteItem" | "BatchGetItem" => {
-                    if let Some(items) = request.get("RequestItems").and_then(Value::as_object) {
-                        for name in items.keys() {
-                            asks.push(ask(format!("dynamodb:{operation}"), table(name)));
-                        }
+                    for name in request.request_items.unwrap_or_default().keys() {
+                        asks.push(ask(format!("dynamodb:{operation}"), table(name)));
                     }
                 }
                 "TransactWriteItems" | "TransactGetItems" => {
-                    for item in request
-                        .get("TransactItems")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        for (kind, action) in [
-                            ("Put", "PutItem"),
-                            ("Update", "UpdateItem"),
-                            ("Delete", "DeleteItem"),
-                            ("ConditionCheck", "ConditionCheckItem"),
-                            ("Get", "GetItem"),
+                    for item in request.transact_items.unwrap_or_default() {
+                        for (named, action) in [
+                            (item.put, "PutItem"),
+                            (item.update, "UpdateItem"),
+                            (item.delete, "DeleteItem"),
+                            (item.condition_check, "ConditionCheckItem"),
+                            (item.get, "GetItem"),
                         ] {
-                            if let Some(name) = item.get(kind).and_then(|k| text(k, "TableName")) {
+                            if let Some(name) = named.and_then(|n| n.table_name) {
                                 asks.push(ask(format!("dynamodb:{action}"), table(&name)));
                             }
                         }
                     }
                 }
                 _ => {
-                    let resource = text(&request, "TableName")
+                    let resource = request
+                        .table_name
                         .map(|n| table(&n))
-                        .or_else(|| text(&request, "StreamArn"))
+                        .or(request.stream_arn)
                         .unwrap_or_else(|| "*".to_owned());
                     asks.push(ask(format!("dynamodb:{operation}"), resource));
                 }
