@@ -1,8 +1,9 @@
 //! `cascade up`: build the functions, start the environment's companions, deploy the stacks,
-//! serve the endpoint and run the pipeline: schedules fire, messages cascade through the
-//! queues into the next functions, alarms are evaluated, until Ctrl-C. With `--once`, every
-//! scheduled function fires once at start and `up` exits when the cascade has drained, with a
-//! summary; it exits 1 if a message ended in a dead-letter queue or an alarm is in ALARM.
+//! serve the endpoint and run the pipeline: every schedule fires once at start and then at its
+//! own pace, messages cascade through the queues into the next functions, alarms are evaluated,
+//! and a summary is printed each time the cascade drains, until Ctrl-C. With `--once`, `up`
+//! exits when the first run has drained, with the summary; it exits 1 if a message ended in a
+//! dead-letter queue or an alarm is in ALARM.
 //!
 //! Everything is durable in the environment's store, so `kill -9` and `up` again continues:
 //! the deploy recovers, asynchronous events resume, in-flight messages become visible again after
@@ -34,7 +35,7 @@ pub struct Args {
     /// The endpoint's address.
     #[arg(long, default_value = api::DEFAULT_LISTEN, value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Fire every scheduled function once, wait until the cascade drains, print a summary, exit.
+    /// Exit when the run the schedules start with has drained, after its summary.
     #[arg(long)]
     pub once: bool,
     /// With --once: give up waiting for the cascade to drain after this many seconds.
@@ -166,25 +167,31 @@ async fn run_local(
         local.services.cloudwatch.clone(),
     ));
     let view = View::new(std::io::stderr().is_terminal());
-    let code = if args.once {
-        let started = Instant::now();
-        for rule in &rules {
-            let fired = lambda
-                .fire_now(rule)
+    // Every schedule fires once at start, with or without --once; then each keeps its own pace.
+    let started = Instant::now();
+    for rule in &rules {
+        let fired = lambda
+            .fire_now(rule)
+            .await
+            .with_context(|| format!("fire schedule {rule}"))?;
+        eprintln!("fired schedule {rule} ({} invocation)", fired.len());
+    }
+    let is_idle = || {
+        let l = lambda.clone();
+        async move {
+            tokio::task::spawn_blocking(move || l.is_idle())
                 .await
-                .with_context(|| format!("fire schedule {rule}"))?;
-            eprintln!("fired schedule {rule} ({} invocation)", fired.len());
+                .context("drain check")?
+                .context("drain check")
         }
+    };
+    let code = if args.once {
         let deadline = started + Duration::from_secs(args.timeout);
         let mut drained = false;
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(250)).await;
             view.draw(&lambda, &queues, &local, started);
-            let l = lambda.clone();
-            if tokio::task::spawn_blocking(move || l.is_idle())
-                .await
-                .context("drain check")??
-            {
+            if is_idle().await? {
                 drained = true;
                 break;
             }
@@ -197,12 +204,22 @@ async fn run_local(
         println!("{}", summary.text);
         ExitCode::from(u8::from(!summary.ok))
     } else {
-        let started = Instant::now();
+        // A run is the cascade from busy to drained; each one ends with a summary.
+        let mut run_started = Some(started);
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             view.draw(&lambda, &queues, &local, started);
             if server.is_finished() {
                 anyhow::bail!("the endpoint stopped");
+            }
+            let idle = is_idle().await?;
+            match run_started {
+                Some(run) if idle => {
+                    println!("{}", summary(&lambda, &queues, &local, run, true)?.text);
+                    run_started = None;
+                }
+                None if !idle => run_started = Some(Instant::now()),
+                _ => {}
             }
         }
     };
