@@ -137,6 +137,7 @@ async fn long_poll(
         let deadline = start + attempt.wait_time_seconds * 1000;
         let now = clock.now_millis();
         if now >= deadline {
+            sqs.count_empty_receive(&request.queue_url)?;
             return Ok(Vec::new());
         }
         let wake_at = attempt

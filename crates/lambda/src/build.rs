@@ -236,7 +236,7 @@ fn binary_of(
     ))
 }
 
-/// The folders of `package`'s path dependencies and theirs, each once.
+/// The folders of `package`'s path dependencies and theirs (normal and build ones), each once.
 fn path_dependencies(doc: &Value, package: &Value) -> Vec<PathBuf> {
     let by_dir = |dir: &Path| {
         doc["packages"].as_array().and_then(|ps| {
@@ -251,8 +251,13 @@ fn path_dependencies(doc: &Value, package: &Value) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = Vec::new();
     let mut pending = vec![package];
     while let Some(p) = pending.pop() {
+        // Dev-dependencies are not in the binary.
         let deps = p["dependencies"].as_array().into_iter().flatten();
-        for dir in deps.filter_map(|d| d["path"].as_str()).map(PathBuf::from) {
+        let built_from = deps.filter(|d| d["kind"].as_str() != Some("dev"));
+        for dir in built_from
+            .filter_map(|d| d["path"].as_str())
+            .map(PathBuf::from)
+        {
             if found.contains(&dir) {
                 continue;
             }

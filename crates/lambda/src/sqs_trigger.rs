@@ -204,6 +204,7 @@ async fn receive_batch(
                 continue;
             }
         } else if now >= start + WAIT_SECONDS * 1000 {
+            sqs.count_empty_receive(&mapping.queue)?;
             return Ok(batch);
         }
         let until = window_end.unwrap_or(start + WAIT_SECONDS * 1000);

@@ -420,6 +420,11 @@ async fn long_poll_ends_on_virtual_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(waiter.await.unwrap().messages().is_empty());
+    // The empty poll counts once toward NumberOfEmptyReceives.
+    let activity = server.services.sqs.take_activity();
+    let idle: Vec<_> = activity.iter().filter(|a| a.queue_name == "idle").collect();
+    assert_eq!(idle.len(), 1, "{activity:?}");
+    assert_eq!(idle[0].empty_receives, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

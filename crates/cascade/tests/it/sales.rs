@@ -218,7 +218,8 @@ async fn a_run_killed_mid_way_and_run_again_ends_with_exact_contents() {
     let state = tempfile::tempdir().expect("temporary folder");
 
     let mut child = start_up(state.path(), &url);
-    // Follow stderr until the schedule fired, and keep reading it so `up` never blocks on it.
+    // Follow stderr until the schedule fired (on a fresh clone `up` first builds the collectors,
+    // which takes minutes), and keep reading it so `up` never blocks on it.
     let (fired, on_fired) = mpsc::channel();
     let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || {
@@ -228,7 +229,7 @@ async fn a_run_killed_mid_way_and_run_again_ends_with_exact_contents() {
             }
         }
     });
-    tokio::task::spawn_blocking(move || on_fired.recv_timeout(Duration::from_secs(600)))
+    tokio::task::spawn_blocking(move || on_fired.recv_timeout(Duration::from_secs(1800)))
         .await
         .expect("join")
         .expect("the schedule fired");

@@ -73,19 +73,22 @@ fn functions_are_built_once_and_again_after_a_change() {
 #[test]
 fn a_change_in_a_path_dependency_rebuilds_the_function() {
     let project = tempfile::tempdir().unwrap();
-    let shared = project.path().join("shared");
-    write(
-        &shared.join("Cargo.toml"),
-        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    );
-    write(
-        &shared.join("src/lib.rs"),
-        "pub const WORD: &str = \"one\";\n",
-    );
+    let library = |name: &str, text: &str| {
+        let dir = project.path().join(name);
+        write(
+            &dir.join("Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+        );
+        write(&dir.join("src/lib.rs"), text);
+        dir.join("src/lib.rs")
+    };
+    let shared = library("shared", "pub const WORD: &str = \"one\";\n");
+    // A dev-dependency is not in the binary: a change in it rebuilds nothing.
+    let testing = library("testing", "");
     let code = project.path().join("functions/uses-shared");
     write(
         &code.join("Cargo.toml"),
-        "[package]\nname = \"uses-shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nshared = { path = \"../../shared\" }\n\n[workspace]\n",
+        "[package]\nname = \"uses-shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nshared = { path = \"../../shared\" }\n\n[dev-dependencies]\ntesting = { path = \"../../testing\" }\n\n[workspace]\n",
     );
     write(
         &code.join("src/main.rs"),
@@ -97,25 +100,31 @@ fn a_change_in_a_path_dependency_rebuilds_the_function() {
         build_method: Some("rust-cargolambda".into()),
     }];
     let bootstrap = project.path().join(".cascade/build/UsesShared/bootstrap");
-    let first = build_functions(project.path(), &targets, false).unwrap();
-    assert_eq!(first[0].status, BuildStatus::Built);
+    let status = || {
+        build_functions(project.path(), &targets, false).unwrap()[0]
+            .status
+            .clone()
+    };
+    assert_eq!(status(), BuildStatus::Built);
     assert_eq!(run(&bootstrap), "one\n");
-    let second = build_functions(project.path(), &targets, false).unwrap();
-    assert_eq!(second[0].status, BuildStatus::UpToDate);
+    assert_eq!(status(), BuildStatus::UpToDate);
+    later(&testing);
+    assert_eq!(status(), BuildStatus::UpToDate);
 
-    write(
-        &shared.join("src/lib.rs"),
-        "pub const WORD: &str = \"two\";\n",
-    );
+    write(&shared, "pub const WORD: &str = \"two\";\n");
+    later(&shared);
+    assert_eq!(status(), BuildStatus::Built);
+    assert_eq!(run(&bootstrap), "two\n");
+}
+
+/// Dates a file visibly later than anything built before (file times can be coarse).
+fn later(path: &Path) {
     std::fs::File::options()
         .write(true)
-        .open(shared.join("src/lib.rs"))
+        .open(path)
         .unwrap()
         .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
         .unwrap();
-    let third = build_functions(project.path(), &targets, false).unwrap();
-    assert_eq!(third[0].status, BuildStatus::Built);
-    assert_eq!(run(&bootstrap), "two\n");
 }
 
 #[test]

@@ -129,6 +129,32 @@ async fn a_mapping_started_on_a_store_takes_over_what_a_gone_engine_left_in_flig
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_ends_empty_counts_one_empty_receive() {
+    let env = Env::new(vec![function("quiet")]);
+    let queue = env.queue("quiet-q", &[]);
+    start(&env, mapping(&queue, "quiet"));
+    let empty = || {
+        env.sqs
+            .take_activity()
+            .into_iter()
+            .filter(|a| a.queue_name == "quiet-q")
+            .map(|a| a.empty_receives)
+            .sum::<u64>()
+    };
+    // Nothing is counted while the long poll waits; once its 20 s pass, one empty receive is.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(empty(), 0);
+    env.clock.advance(Duration::from_secs(20));
+    let mut seen = 0;
+    eventually("an empty receive", || {
+        seen += empty();
+        seen >= 1
+    })
+    .await;
+    assert_eq!(env.stats("quiet").invocations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_batch_leaves_every_message() {
     let env = Env::new(vec![function("all-or-nothing")]);
     let queue = env.queue("batch", &[("VisibilityTimeout", "30")]);
