@@ -168,6 +168,9 @@ async fn run_local(
     ));
     let view = View::new(std::io::stderr().is_terminal());
     // Every schedule fires once at start, with or without --once; then each keeps its own pace.
+    // The stages' counts are shown for the current run: since this point, then since the last
+    // summary (when nothing runs, so nothing is counted in between).
+    let mut baseline = stage_counts(&local);
     let started = Instant::now();
     for rule in &rules {
         let fired = lambda
@@ -190,7 +193,7 @@ async fn run_local(
         let mut drained = false;
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            view.draw(&lambda, &queues, &local, started);
+            view.draw(&lambda, &queues, &local, started, &baseline);
             if is_idle().await? {
                 drained = true;
                 break;
@@ -200,7 +203,7 @@ async fn run_local(
         record_queue_metrics(&queues, &local.services.sqs, &local.services.cloudwatch);
         let cw = local.services.cloudwatch.clone();
         let _ = tokio::task::spawn_blocking(move || cw.evaluate()).await;
-        let summary = summary(&lambda, &queues, &local, started, drained)?;
+        let summary = summary(&lambda, &queues, &local, started, &baseline, drained)?;
         println!("{}", summary.text);
         ExitCode::from(u8::from(!summary.ok))
     } else {
@@ -208,14 +211,16 @@ async fn run_local(
         let mut run_started = Some(started);
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            view.draw(&lambda, &queues, &local, started);
+            view.draw(&lambda, &queues, &local, started, &baseline);
             if server.is_finished() {
                 anyhow::bail!("the endpoint stopped");
             }
             let idle = is_idle().await?;
             match run_started {
                 Some(run) if idle => {
-                    println!("{}", summary(&lambda, &queues, &local, run, true)?.text);
+                    let text = summary(&lambda, &queues, &local, run, &baseline, true)?.text;
+                    println!("{text}");
+                    baseline = stage_counts(&local);
                     run_started = None;
                 }
                 None if !idle => run_started = Some(Instant::now()),
@@ -433,7 +438,14 @@ impl View {
         }
     }
 
-    fn draw(&self, lambda: &lambda::Lambda, queues: &Queues, local: &Local, started: Instant) {
+    fn draw(
+        &self,
+        lambda: &lambda::Lambda,
+        queues: &Queues,
+        local: &Local,
+        started: Instant,
+        baseline: &StageCounts,
+    ) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !self.tty {
             if state
@@ -444,7 +456,7 @@ impl View {
             }
             state.1 = Some(Instant::now());
         }
-        let text = status_text(lambda, queues, local, started);
+        let text = status_text(lambda, queues, local, started, baseline);
         let mut err = std::io::stderr().lock();
         if self.tty && state.0 > 0 {
             // Move up over the previous view and clear to the end of the screen.
@@ -460,6 +472,7 @@ fn status_text(
     queues: &Queues,
     local: &Local,
     started: Instant,
+    baseline: &StageCounts,
 ) -> String {
     let mut out = format!("-- {:>6.1} s --\n", started.elapsed().as_secs_f64());
     for s in lambda.stats() {
@@ -477,7 +490,7 @@ fn status_text(
             in_flight
         ));
     }
-    let counts = stage_counts(local, started);
+    let counts = stage_counts(local).since(baseline);
     for (stage, [fetched, written, rejected]) in &counts.stages {
         out.push_str(&format!(
             "  stage {stage:<31} fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}\n"
@@ -495,7 +508,7 @@ const STAGE_METRICS: [&str; 3] = ["FetchedRecords", "WrittenRecords", "RejectedR
 /// The stages of the sales pipeline in cascade order; other stages follow by name.
 const STAGE_ORDER: [&str; 3] = ["branches", "salespersons", "sales"];
 
-/// The pipeline's own metrics summed since `up` started.
+/// The pipeline's own metrics, summed.
 struct StageCounts {
     /// Per stage: records fetched, written and rejected, from the [`STAGE_METRICS`] that carry a
     /// `Stage` dimension (added up over their other dimensions), in cascade order.
@@ -504,10 +517,50 @@ struct StageCounts {
     other: Vec<(String, u64)>,
 }
 
-/// Sums of the pipeline's own metrics (namespaces other than AWS's) since `up` started: the
-/// stages' fetched, written and rejected records as a table, every other metric per metric and
-/// dimension set.
-fn stage_counts(local: &Local, started: Instant) -> StageCounts {
+impl StageCounts {
+    /// The counts added since `baseline` was taken.
+    fn since(self, baseline: &StageCounts) -> StageCounts {
+        let before = |label: &str| {
+            baseline
+                .stages
+                .iter()
+                .find(|(stage, _)| stage == label)
+                .map_or([0; 3], |(_, row)| *row)
+        };
+        let other_before = |label: &str| {
+            baseline
+                .other
+                .iter()
+                .find(|(l, _)| l == label)
+                .map_or(0, |(_, v)| *v)
+        };
+        StageCounts {
+            stages: self
+                .stages
+                .into_iter()
+                .map(|(stage, row)| {
+                    let was = before(&stage);
+                    let row = [0, 1, 2].map(|i| row[i].saturating_sub(was[i]));
+                    (stage, row)
+                })
+                .collect(),
+            other: self
+                .other
+                .into_iter()
+                .map(|(label, value)| {
+                    let was = other_before(&label);
+                    (label, value.saturating_sub(was))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Sums of the pipeline's own metrics (namespaces other than AWS's) over everything CloudWatch
+/// keeps (15 days): the stages' fetched, written and rejected records as a table, every other
+/// metric per metric and dimension set. A run's counts are the difference of two of these
+/// ([`StageCounts::since`]): exact, where a time window would be rounded to CloudWatch's periods.
+fn stage_counts(local: &Local) -> StageCounts {
     use api::cloudwatch::{Statistic, StatisticsRequest};
     let mut counts = StageCounts {
         stages: Vec::new(),
@@ -518,8 +571,8 @@ fn stage_counts(local: &Local, started: Instant) -> StageCounts {
         return counts;
     };
     let now = local.clock.now_millis();
-    let start = now - started.elapsed().as_millis() as i64 - 60_000;
-    // One period over the whole run: a multiple of 60 s, as CloudWatch requires.
+    let start = now - 15 * 24 * 3_600_000;
+    // One period over the whole range: a multiple of 60 s, as CloudWatch requires.
     let period_s = ((now + 60_000 - start) / 60_000 + 1) * 60;
     let mut stages: BTreeMap<(usize, String), [u64; 3]> = BTreeMap::new();
     let mut other: BTreeMap<String, u64> = BTreeMap::new();
@@ -588,6 +641,7 @@ fn summary(
     queues: &Queues,
     local: &Local,
     started: Instant,
+    baseline: &StageCounts,
     drained: bool,
 ) -> anyhow::Result<Summary> {
     let mut ok = drained;
@@ -599,7 +653,7 @@ fn summary(
             started.elapsed().as_secs_f64()
         )
     };
-    text.push_str(&status_text(lambda, queues, local, started));
+    text.push_str(&status_text(lambda, queues, local, started, baseline));
     text.push_str(&peak_memory_text(lambda));
     for (name, visible, in_flight, dlq) in queues.depths(local) {
         if dlq && visible + in_flight > 0 {

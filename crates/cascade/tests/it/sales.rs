@@ -182,7 +182,7 @@ fn stage_count(out: &str, stage: &str, word: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn up_once_fills_each_table_with_the_vendor_records_field_for_field() {
+async fn up_once_fills_each_table_with_the_vendor_records_and_a_second_run_writes_nothing() {
     let (url, dataset) = vendor(4, 3, 5).await;
     let expected = Expected::of(&dataset);
     let state = tempfile::tempdir().expect("temporary folder");
@@ -208,6 +208,18 @@ async fn up_once_fills_each_table_with_the_vendor_records_field_for_field() {
         stage_count(&out, "salespersons", "written"),
         expected.salespersons.len() as u64
     );
+    check_tables(state.path(), &expected).await;
+
+    // The same source again: everything is fetched, nothing is written.
+    let (code, out, err) = finish(start_up(state.path(), &url)).await;
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        stage_count(&out, "sales", "fetched"),
+        expected.sales.len() as u64
+    );
+    for stage in ["branches", "salespersons", "sales"] {
+        assert_eq!(stage_count(&out, stage, "written"), 0, "{stage}:\n{out}");
+    }
     check_tables(state.path(), &expected).await;
 }
 

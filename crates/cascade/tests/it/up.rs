@@ -150,11 +150,12 @@ fn words_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn the_summary_shows_each_stage_s_progress_from_the_pipeline_s_metrics() {
+fn the_summary_counts_only_the_metrics_of_its_own_run() {
     let dir = project();
     let (code, out, err) = up(dir.path(), &[]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    // What collectors put just before the next run, which counts the minute before it started.
+    // What an earlier run of the collectors put, moments before the next run starts: the same
+    // CloudWatch minute, which a time window would count again.
     let put = |name: &str, dimensions: &[(&str, &str)], value: f64| MetricDatum {
         metric_name: name.into(),
         dimensions: dimensions
@@ -174,27 +175,27 @@ fn the_summary_shows_each_stage_s_progress_from_the_pipeline_s_metrics() {
                 put("FetchedRecords", &stage("branches"), 13.0),
                 put("WrittenRecords", &stage("branches"), 12.0),
                 put("RejectedRecords", &stage("branches"), 1.0),
-                put("FetchedRecords", &stage("branches"), 2.0),
                 put("RejectedRecords", &[("Environment", "dev")], 1.0),
             ],
         )
         .unwrap();
     let (code, out, err) = up(dir.path(), &[]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    // Each stage has a line, in cascade order, with nothing of the earlier run in it; a metric
+    // without a stage keeps its own line.
     assert_eq!(
         words_of(&out, "stage branches"),
-        ["stage", "branches", "fetched", "15", "written", "12", "rejected", "1"]
+        ["stage", "branches", "fetched", "0", "written", "0", "rejected", "0"]
     );
     assert_eq!(
         words_of(&out, "stage sales"),
-        ["stage", "sales", "fetched", "40", "written", "0", "rejected", "0"]
+        ["stage", "sales", "fetched", "0", "written", "0", "rejected", "0"]
     );
-    // In cascade order; a metric without a stage keeps its own line.
     let branches = out.find("stage branches").unwrap();
     assert!(branches < out.find("stage sales").unwrap(), "{out}");
     assert_eq!(
         words_of(&out, "dev RejectedRecords"),
-        ["dev", "RejectedRecords", "1"]
+        ["dev", "RejectedRecords", "0"]
     );
     assert!(!out.contains("FetchedRecords"), "{out}");
 }
