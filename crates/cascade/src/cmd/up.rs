@@ -170,7 +170,7 @@ async fn run_local(
     // Every schedule fires once at start, with or without --once; then each keeps its own pace.
     // The stages' counts are shown for the current run: since this point, then since the last
     // summary (when nothing runs, so nothing is counted in between).
-    let mut baseline = stage_counts(&local);
+    let mut baseline = stage_counts(&local, None);
     let started = Instant::now();
     for rule in &rules {
         let fired = lambda
@@ -220,7 +220,7 @@ async fn run_local(
                 Some(run) if idle => {
                     let text = summary(&lambda, &queues, &local, run, &baseline, true)?.text;
                     println!("{text}");
-                    baseline = stage_counts(&local);
+                    baseline = stage_counts(&local, None);
                     run_started = None;
                 }
                 None if !idle => run_started = Some(Instant::now()),
@@ -490,7 +490,7 @@ fn status_text(
             in_flight
         ));
     }
-    let counts = stage_counts(local).since(baseline);
+    let counts = stage_counts(local, Some(baseline.from_ms)).since(baseline);
     for (stage, [fetched, written, rejected]) in &counts.stages {
         out.push_str(&format!(
             "  stage {stage:<31} fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}\n"
@@ -510,6 +510,8 @@ const STAGE_ORDER: [&str; 3] = ["branches", "salespersons", "sales"];
 
 /// The pipeline's own metrics, summed.
 struct StageCounts {
+    /// The start of the summed range: a minute boundary (CloudWatch's period grain).
+    from_ms: i64,
     /// Per stage: records fetched, written and rejected, from the [`STAGE_METRICS`] that carry a
     /// `Stage` dimension (added up over their other dimensions), in cascade order.
     stages: Vec<(String, [u64; 3])>,
@@ -535,6 +537,7 @@ impl StageCounts {
                 .map_or(0, |(_, v)| *v)
         };
         StageCounts {
+            from_ms: self.from_ms,
             stages: self
                 .stages
                 .into_iter()
@@ -556,13 +559,17 @@ impl StageCounts {
     }
 }
 
-/// Sums of the pipeline's own metrics (namespaces other than AWS's) over everything CloudWatch
-/// keeps (15 days): the stages' fetched, written and rejected records as a table, every other
-/// metric per metric and dimension set. A run's counts are the difference of two of these
-/// ([`StageCounts::since`]): exact, where a time window would be rounded to CloudWatch's periods.
-fn stage_counts(local: &Local) -> StageCounts {
+/// Sums of the pipeline's own metrics (namespaces other than AWS's) from `from_ms` (by default
+/// the start of the current minute) on: the stages' fetched, written and rejected records as a
+/// table, every other metric per metric and dimension set. A run's counts are the difference of
+/// two sums from the same start ([`StageCounts::since`]): exact, where a window starting when
+/// the run did would be rounded down to CloudWatch's minute and count what came just before.
+fn stage_counts(local: &Local, from_ms: Option<i64>) -> StageCounts {
     use api::cloudwatch::{Statistic, StatisticsRequest};
+    let now = local.clock.now_millis();
+    let start = from_ms.unwrap_or(now - now.rem_euclid(60_000));
     let mut counts = StageCounts {
+        from_ms: start,
         stages: Vec::new(),
         other: Vec::new(),
     };
@@ -570,8 +577,6 @@ fn stage_counts(local: &Local) -> StageCounts {
     let Ok(metrics) = cw.list_metrics(None, None, &[]) else {
         return counts;
     };
-    let now = local.clock.now_millis();
-    let start = now - 15 * 24 * 3_600_000;
     // One period over the whole range: a multiple of 60 s, as CloudWatch requires.
     let period_s = ((now + 60_000 - start) / 60_000 + 1) * 60;
     let mut stages: BTreeMap<(usize, String), [u64; 3]> = BTreeMap::new();
