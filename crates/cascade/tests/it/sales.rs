@@ -71,6 +71,24 @@ async fn finish(child: Child) -> (i32, String, String) {
     )
 }
 
+/// A DynamoDB client of the local endpoint at `endpoint`.
+fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "AKIDLOCAL",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(endpoint)
+        .http_client(collector::http_client())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 /// `cascade serve` on the state a run left; killed when dropped.
 struct Serve {
     child: Child,
@@ -105,20 +123,7 @@ impl Serve {
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "AKIDLOCAL",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .endpoint_url(&self.endpoint)
-            .http_client(collector::http_client())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        dynamodb_client(&self.endpoint)
     }
 
     async fn scan(&self, table: &str) -> Vec<std::collections::BTreeMap<String, AttributeValue>> {
@@ -230,29 +235,65 @@ async fn a_run_killed_mid_way_and_run_again_ends_with_exact_contents() {
     let state = tempfile::tempdir().expect("temporary folder");
 
     let mut child = start_up(state.path(), &url);
-    // Follow stderr until the schedule fired (on a fresh clone `up` first builds the collectors,
-    // which takes minutes), and keep reading it so `up` never blocks on it.
-    let (fired, on_fired) = mpsc::channel();
+    // Every stderr line, as it comes (`up` must never block on a full pipe).
+    let (lines, on_line) = mpsc::channel::<String>();
     let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("fired schedule") {
-                let _ = fired.send(());
-            }
+            let _ = lines.send(line);
         }
     });
-    tokio::task::spawn_blocking(move || on_fired.recv_timeout(Duration::from_secs(1800)))
-        .await
-        .expect("join")
-        .expect("the schedule fired");
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert!(
-        child.try_wait().expect("poll cascade up").is_none(),
-        "the run ended before the kill: make it larger"
-    );
+    // The endpoint comes up before the schedule fires; on a fresh clone `up` first builds the
+    // collectors, which takes minutes.
+    let (on_line, endpoint, mut seen) = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        loop {
+            let line = on_line
+                .recv_timeout(Duration::from_secs(1800))
+                .unwrap_or_else(|e| panic!("no endpoint line ({e}) after:\n{}", seen.join("\n")));
+            if let Some(rest) = line.strip_prefix("endpoint ") {
+                let endpoint = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.push(line);
+                return (on_line, endpoint, seen);
+            }
+            seen.push(line);
+        }
+    })
+    .await
+    .expect("join");
+    // Kill once the first sales are written and before all of them are: mid-run for sure.
+    let db = dynamodb_client(&endpoint);
+    let total = expected.sales.len() as i64;
+    let table = format!("sale-{ENV}");
+    let mut written = 0;
+    while written == 0 {
+        seen.extend(on_line.try_iter());
+        assert!(
+            child.try_wait().expect("poll cascade up").is_none(),
+            "cascade up ended before any sale was written:\n{}",
+            seen.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        written = db
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.table?.item_count)
+            .unwrap_or(0);
+    }
     // SIGKILL: no handler runs, the functions die with the engine (parent-death signal).
     child.kill().expect("kill -9");
     child.wait().expect("reap");
+    assert!(
+        written < total,
+        "the run wrote all {total} sales before the kill: make it larger"
+    );
 
     let (code, out, err) = finish(start_up(state.path(), &url)).await;
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
