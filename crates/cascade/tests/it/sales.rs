@@ -11,9 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use crate::expected::{check_table, Expected};
+use crate::expected::{check_table, scan_table, Expected};
 use crate::repo;
 
 /// The environment of these tests: its own table and queue names, no companion.
@@ -125,31 +123,6 @@ impl Serve {
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         dynamodb_client(&self.endpoint)
     }
-
-    async fn scan(&self, table: &str) -> Vec<std::collections::BTreeMap<String, AttributeValue>> {
-        let client = self.dynamodb();
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
-            items.extend(
-                page.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|item| item.into_iter().collect()),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
-    }
 }
 
 impl Drop for Serve {
@@ -168,7 +141,12 @@ async fn check_tables(state: &Path, expected: &Expected) {
         ("sale", "sale_id", &expected.sales),
     ] {
         let table = format!("{table}-{ENV}");
-        check_table(&table, serve.scan(&table).await, want, key);
+        check_table(
+            &table,
+            scan_table(&serve.dynamodb(), &table).await,
+            want,
+            key,
+        );
     }
 }
 

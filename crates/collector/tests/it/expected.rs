@@ -1,5 +1,5 @@
-//! The tables' contents the vendor's dataset must become, computed from the dataset alone, and
-//! the check that compares a scanned table with them field for field. Shared by the collector's
+//! The tables' contents the vendor's dataset must become, computed from the dataset alone, the
+//! scan that reads a table back, and the check that compares them field for field. Shared by the collector's
 //! tests and the end-to-end tests of `cascade up` (which include this file by path).
 
 use std::collections::BTreeMap;
@@ -133,4 +133,32 @@ pub fn check_table(
         assert_eq!(got, want, "{table}: item differs");
     }
     stamps
+}
+
+/// Every item of a table through the AWS SDK, page after page, as sorted maps.
+pub async fn scan_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<BTreeMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        items.extend(
+            page.items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|item| item.into_iter().collect::<BTreeMap<_, _>>()),
+        );
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
 }

@@ -203,28 +203,7 @@ impl Cloud {
 
     /// Every item of a table, as sorted maps, keys first in the text.
     pub async fn scan(&self, table: &str) -> Vec<BTreeMap<String, AttributeValue>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .dynamodb()
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            items.extend(
-                page.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|item| item.into_iter().collect::<BTreeMap<_, _>>()),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
+        crate::expected::scan_table(&self.dynamodb(), table).await
     }
 
     /// Every stream record of a table so far: `(event name, keys as text)`.
