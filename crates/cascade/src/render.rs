@@ -108,3 +108,24 @@ pub fn human(diags: &[Diagnostic], loader: &dyn Loader) -> String {
     }
     out
 }
+
+/// Prints a project's errors, rustc-style, and `error: N errors in the templates; nothing was
+/// <done>`; true when there were any (the command must stop).
+pub fn refuse_on_errors(project: &Project, loader: &dyn Loader, done: &str) -> bool {
+    let errors: Vec<Diagnostic> = project
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == template::Severity::Error)
+        .cloned()
+        .collect();
+    if errors.is_empty() {
+        return false;
+    }
+    eprint!("{}", human(&errors, loader));
+    eprintln!(
+        "error: {} error{} in the templates; nothing was {done}",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    true
+}

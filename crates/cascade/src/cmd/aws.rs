@@ -12,7 +12,7 @@ use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use template::{Project, Severity};
+use template::Project;
 
 /// Options only the AWS target reads; `deploy` and `destroy` flatten them into their arguments.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -73,19 +73,7 @@ pub fn load_checked(project: &ProjectArgs, env: &str) -> Option<(Project, Vec<(S
         args.params.push(("Environment".into(), env.into()));
     }
     let (loaded, loader) = args.load();
-    if loaded.errors() > 0 {
-        let errors: Vec<template::Diagnostic> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .cloned()
-            .collect();
-        eprint!("{}", render::human(&errors, &loader));
-        eprintln!(
-            "error: {} error{} in the templates; nothing was shipped",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
+    if render::refuse_on_errors(&loaded, &loader, "shipped") {
         return None;
     }
     Some((loaded, args.params))

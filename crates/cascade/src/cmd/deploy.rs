@@ -12,7 +12,7 @@ use stacks::{DeployOptions, Deployer, Desired, Outcome, StackEvent};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use template::{Project, Severity};
+use template::Project;
 
 /// Set to `N` to hold a deploy in place after its `N`th resource (the crash tests kill it there).
 pub const HOLD_ENV: &str = "CASCADE_DEPLOY_HOLD_AFTER";
@@ -102,19 +102,7 @@ pub fn load_valid(args: &ProjectArgs, env: &str) -> Option<(Project, Desired)> {
         args.params.push(("Environment".into(), env.into()));
         (project, loader) = args.load();
     }
-    if project.errors() > 0 {
-        let errors: Vec<template::Diagnostic> = project
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .cloned()
-            .collect();
-        eprint!("{}", render::human(&errors, &loader));
-        eprintln!(
-            "error: {} error{} in the templates; nothing was deployed",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
+    if render::refuse_on_errors(&project, &loader, "deployed") {
         return None;
     }
     let root = std::path::absolute(&loader.root).unwrap_or_else(|_| loader.root.clone());
