@@ -6,6 +6,9 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use collector::{Context, Stage};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+#[global_allocator]
+static ALLOCATOR: collector::Allocator = collector::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     collector::init_logging();

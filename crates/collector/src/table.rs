@@ -5,7 +5,8 @@
 //! words such as `state` need no renaming); the items whose owned attributes differ, or that are
 //! new, are written with BatchWriteItem in chunks of 25, with `last_modified` added. An unchanged
 //! record is therefore never written and adds no stream record. Unprocessed keys and items are
-//! retried with backoff.
+//! retried with backoff; each request takes its items by value, and a retry sends what the
+//! answer gave back as unprocessed, so no item is copied on the way.
 //!
 //! Two collectors writing the same item at once both write the vendor's content, so the last
 //! write wins without harm; the only cost of the race is one extra stream record.
@@ -111,8 +112,7 @@ impl Table {
                 }
             }
         }
-        let chunks: Vec<Vec<Item>> = unique.chunks(GET_CHUNK).map(<[Item]>::to_vec).collect();
-        stream::iter(chunks)
+        stream::iter(chunks_of(unique, GET_CHUNK))
             .map(|chunk| self.upsert_chunk(chunk, last_modified))
             .buffer_unordered(CONCURRENCY)
             .try_fold(UpsertCounts::default(), |mut total, counts| async move {
@@ -144,8 +144,7 @@ impl Table {
             changed.push(item);
         }
         counts.written = changed.len() as u64;
-        let writes: Vec<Vec<Item>> = changed.chunks(WRITE_CHUNK).map(<[Item]>::to_vec).collect();
-        stream::iter(writes)
+        stream::iter(chunks_of(changed, WRITE_CHUNK))
             .map(|chunk| self.put_all(chunk))
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
@@ -178,7 +177,7 @@ impl Table {
             let output = self
                 .client
                 .batch_get_item()
-                .request_items(&self.name, pending.clone())
+                .request_items(&self.name, pending)
                 .send()
                 .await
                 .map_err(|error| self.request_error("BatchGetItem", &DisplayErrorContext(error)))?;
@@ -222,7 +221,7 @@ impl Table {
             let output = self
                 .client
                 .batch_write_item()
-                .request_items(&self.name, pending.clone())
+                .request_items(&self.name, pending)
                 .send()
                 .await
                 .map_err(|error| {
@@ -286,6 +285,16 @@ impl Table {
         }
         Ok(text)
     }
+}
+
+/// `items` in chunks of `size`, moved rather than cloned: an item is a map of owned strings.
+fn chunks_of(items: Vec<Item>, size: usize) -> Vec<Vec<Item>> {
+    let mut chunks = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(size).collect());
+    }
+    chunks
 }
 
 /// Backoff between rounds of unprocessed requests: 50 ms doubling up to 2 s, with full jitter.

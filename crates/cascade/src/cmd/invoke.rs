@@ -60,11 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.env.env
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
+    let runtime = crate::local::engine_runtime()?;
     runtime.block_on(async move {
         let local = Local::open(&state_dir)?;
         local.sync()?;

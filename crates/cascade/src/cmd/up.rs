@@ -92,11 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         companions.push(running);
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
+    let runtime = crate::local::engine_runtime()?;
     let code = runtime.block_on(async move {
         tokio::select! {
             code = run_local(&args, &root, &state_dir, config, &desired) => code,
