@@ -1,6 +1,7 @@
 //! DynamoDB and DynamoDB Streams over AWS JSON 1.0: one translation per operation of the engine.
 //!
-//! Each operation reads its members into the engine's typed input, calls the engine on the
+//! Each operation reads its members into the engine's typed input (PutItem, BatchWriteItem and
+//! BatchGetItem first try the fast path of `dynamodb_typed`, straight from the body), calls the engine on the
 //! blocking pool and writes the typed output back as JSON. Members the engine has no use for
 //! (`ReturnConsumedCapacity`, `ReturnItemCollectionMetrics`) are accepted and ignored, as a local
 //! endpoint has no capacity to report.
@@ -21,6 +22,7 @@ use http_body_util::Full;
 use hyper::Response;
 use serde_json::{Map, Value};
 
+use crate::dynamodb_typed::{self, Input};
 use crate::dynamodb_values::{
     item_json, item_member, key_schema_from_json, key_schema_json, names_member, req_item,
     scalar_type, stream_record_json, table_json, validation, values_member,
@@ -40,6 +42,11 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let engine = app.services.dynamodb.clone();
     let result = blocking(move || {
+        if protocol != Protocol::DynamoDbStreams {
+            if let Some(input) = dynamodb_typed::read(&operation, &body) {
+                return run_typed(&engine, input);
+            }
+        }
         let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Map::new())
         } else {
@@ -81,8 +88,9 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
                 "LastEvaluatedTableName" => output.last_evaluated_table_name,
             }
         }
-        "PutItem" => {
-            let output = db.put_item(PutItemInput {
+        "PutItem" => put_item(
+            db,
+            PutItemInput {
                 table_name: o.req_str("TableName")?.to_owned(),
                 item: req_item(o, "Item")?,
                 condition_expression: o.string("ConditionExpression")?,
@@ -90,9 +98,8 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
                 expression_attribute_values: values_member(o)?,
                 return_values: return_values(o)?,
                 return_values_on_condition_check_failure: return_on_failure(o)?,
-            })?;
-            object! { "Attributes" => output.attributes.as_ref().map(item_json) }
-        }
+            },
+        )?,
         "GetItem" => {
             let output = db.get_item(GetItemInput {
                 table_name: o.req_str("TableName")?.to_owned(),
@@ -182,8 +189,7 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
                 }
                 request_items.insert(table.clone(), writes);
             }
-            db.batch_write_item(BatchWriteItemInput { request_items })?;
-            object! { "UnprocessedItems" => Value::Object(Map::new()) }
+            batch_write_item(db, BatchWriteItemInput { request_items })?
         }
         "BatchGetItem" => {
             let mut request_items = BTreeMap::new();
@@ -191,31 +197,7 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
             for (table, keys) in o.obj_map("RequestItems")? {
                 request_items.insert(table.clone(), keys_and_attributes(keys)?);
             }
-            let output = db.batch_get_item(BatchGetItemInput { request_items })?;
-            let responses: Map<String, Value> = output
-                .responses
-                .iter()
-                .map(|(table, items)| (table.clone(), items.iter().map(item_json).collect()))
-                .collect();
-            let unprocessed: Map<String, Value> = output
-                .unprocessed_keys
-                .iter()
-                .map(|(table, k)| {
-                    let names: Map<String, Value> = k
-                        .expression_attribute_names
-                        .iter()
-                        .map(|(a, b)| (a.clone(), Value::String(b.clone())))
-                        .collect();
-                    let value = object! {
-                        "Keys" => k.keys.iter().map(item_json).collect::<Vec<_>>(),
-                        "ProjectionExpression" => k.projection_expression.clone(),
-                        "ExpressionAttributeNames" => if names.is_empty() { Value::Null } else { Value::Object(names) },
-                        "ConsistentRead" => k.consistent_read,
-                    };
-                    (table.clone(), value)
-                })
-                .collect();
-            object! { "Responses" => responses, "UnprocessedKeys" => unprocessed }
+            batch_get_item(db, BatchGetItemInput { request_items })?
         }
         "TransactWriteItems" => {
             let mut transact_items = Vec::new();
@@ -409,6 +391,53 @@ fn create_table_input(o: Obj<'_>) -> Result<CreateTableInput, ApiError> {
         provisioned_throughput,
         stream_specification,
     })
+}
+
+/// The operations with a fast path (`dynamodb_typed`): each is called from both paths.
+fn run_typed(db: &DynamoDb, input: Input) -> Result<Value, ApiError> {
+    match input {
+        Input::Put(input) => put_item(db, input),
+        Input::BatchWrite(input) => batch_write_item(db, input),
+        Input::BatchGet(input) => batch_get_item(db, input),
+    }
+}
+
+fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Value, ApiError> {
+    let output = db.put_item(input)?;
+    Ok(object! { "Attributes" => output.attributes.as_ref().map(item_json) })
+}
+
+fn batch_write_item(db: &DynamoDb, input: BatchWriteItemInput) -> Result<Value, ApiError> {
+    db.batch_write_item(input)?;
+    Ok(object! { "UnprocessedItems" => Value::Object(Map::new()) })
+}
+
+fn batch_get_item(db: &DynamoDb, input: BatchGetItemInput) -> Result<Value, ApiError> {
+    let output = db.batch_get_item(input)?;
+    let responses: Map<String, Value> = output
+        .responses
+        .iter()
+        .map(|(table, items)| (table.clone(), items.iter().map(item_json).collect()))
+        .collect();
+    let unprocessed: Map<String, Value> = output
+        .unprocessed_keys
+        .iter()
+        .map(|(table, k)| {
+            let names: Map<String, Value> = k
+                .expression_attribute_names
+                .iter()
+                .map(|(a, b)| (a.clone(), Value::String(b.clone())))
+                .collect();
+            let value = object! {
+                "Keys" => k.keys.iter().map(item_json).collect::<Vec<_>>(),
+                "ProjectionExpression" => k.projection_expression.clone(),
+                "ExpressionAttributeNames" => if names.is_empty() { Value::Null } else { Value::Object(names) },
+                "ConsistentRead" => k.consistent_read,
+            };
+            (table.clone(), value)
+        })
+        .collect();
+    Ok(object! { "Responses" => responses, "UnprocessedKeys" => unprocessed })
 }
 
 fn return_values(o: Obj<'_>) -> Result<ReturnValues, ApiError> {

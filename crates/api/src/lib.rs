@@ -21,6 +21,7 @@ mod cloudformation_api;
 mod cloudwatch_api;
 mod config;
 mod dynamodb_api;
+mod dynamodb_typed;
 mod dynamodb_values;
 mod error;
 mod identity;
