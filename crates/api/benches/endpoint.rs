@@ -300,10 +300,8 @@ async fn measure(addr: SocketAddr, scale: usize, runs: usize, deep: bool) -> Vec
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // The runtime `cascade serve` runs on; the load generator shares it.
+    let runtime = api::runtime().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = store::Store::open(&dir.path().join("state.db"), store::Options::default())

@@ -283,19 +283,3 @@ impl lambda::MetricsSink for ToCloudWatch {
     }
 }
 
-/// The async runtime of a process that runs the local engine (`up`, `serve`, `invoke`).
-///
-/// Two workers, one per core of a small machine. The blocking pool, where every request's store
-/// work runs, is capped at 8 threads: with tokio's default of 512, a burst of concurrent requests
-/// starts a thread each, every new thread gets fresh allocator pages and its own read connection,
-/// and the threads then fight over two cores. On W1 at 200,000 sales, the cap took the engine's
-/// peak memory from 394 MiB to 67 MiB and the drain from 11.2 s to 9.3 s (6 threads; 3 was slower
-/// again, as concurrent writers share fewer commits).
-pub fn engine_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(8)
-        .enable_all()
-        .build()
-        .context("start the async runtime")
-}

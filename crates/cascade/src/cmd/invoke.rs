@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.env.env
         );
     }
-    let runtime = crate::local::engine_runtime()?;
+    let runtime = api::runtime().context("start the async runtime")?;
     runtime.block_on(async move {
         let local = Local::open(&state_dir)?;
         local.sync()?;

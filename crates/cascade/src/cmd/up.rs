@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         companions.push(running);
     }
 
-    let runtime = crate::local::engine_runtime()?;
+    let runtime = api::runtime().context("start the async runtime")?;
     let code = runtime.block_on(async move {
         tokio::select! {
             code = run_local(&args, &root, &state_dir, config, &desired) => code,
