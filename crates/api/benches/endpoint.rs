@@ -25,17 +25,23 @@ const CONNECTIONS: usize = 8;
 /// One keep-alive connection speaking just enough HTTP/1.1.
 struct Conn {
     stream: BufReader<TcpStream>,
+    addr: SocketAddr,
     host: String,
 }
 
 impl Conn {
     async fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).ok();
         Conn {
-            stream: BufReader::new(stream),
+            stream: Conn::connect(addr).await,
+            addr,
             host: addr.to_string(),
         }
+    }
+
+    async fn connect(addr: SocketAddr) -> BufReader<TcpStream> {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        BufReader::new(stream)
     }
 
     /// The bytes of a signed-shaped AWS JSON request (the endpoint checks the signature only for
@@ -68,6 +74,7 @@ impl Conn {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let mut length = 0usize;
+        let mut close = false;
         loop {
             line.clear();
             self.stream.read_line(&mut line).await.expect("header");
@@ -78,11 +85,18 @@ impl Conn {
             if let Some((name, value)) = header.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("connection") {
+                    close = value.trim().eq_ignore_ascii_case("close");
                 }
             }
         }
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).await.expect("body");
+        // moto's server (werkzeug) answers every request with `Connection: close`; a client then
+        // opens a new connection, and so does this one (the endpoint keeps its connections).
+        if close {
+            self.stream = Conn::connect(self.addr).await;
+        }
         (status, body)
     }
 

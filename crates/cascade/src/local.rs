@@ -282,4 +282,3 @@ impl lambda::MetricsSink for ToCloudWatch {
         let _ = self.0.lock().unwrap_or_else(|e| e.into_inner()).send(d);
     }
 }
-
