@@ -10,7 +10,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[global_allocator]
 static ALLOCATOR: collector::Allocator = collector::Allocator;
 
-#[tokio::main]
+// One thread: a Lambda instance handles one event at a time, and its work is waiting on the
+// network; a second worker only adds wake-ups across threads (W1 at 200,000 sales drained in
+// 6.4 to 7.4 s with one thread against 8.1 to 9.5 s with two).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     collector::init_logging();
     let ctx = Context::from_env(Stage::Salespersons).await?;
