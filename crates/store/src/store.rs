@@ -368,6 +368,12 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection, St
     // instructions writing 100,000 items (callgrind, `benches/writes.rs --only engine` in the
     // dynamodb crate) against 39M of 4.59G with 8 MiB.
     conn.pragma_update(None, "cache_size", -8192)?;
+    // Pages beyond the cache are read through a memory map rather than a read call and a copy
+    // each: a table of a million items is far larger than the cache, and a write to it touches a
+    // leaf page chosen by the key's hash. W1 (`cargo bench -p cascade --bench w1 -- --runs 3`),
+    // run back to back on the same machine: ratio to the floor 6.0x with the map, 7.8x without.
+    // Writes still go through the WAL file; the map only reads the database file.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // The query planner stability guarantee: without it, SQLite re-prepares a cached statement each
