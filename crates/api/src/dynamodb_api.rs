@@ -1,8 +1,9 @@
 //! DynamoDB and DynamoDB Streams over AWS JSON 1.0: one translation per operation of the engine.
 //!
-//! Each operation reads its members into the engine's typed input (PutItem, BatchWriteItem and
-//! BatchGetItem first try the fast path of `dynamodb_typed`, straight from the body), calls the engine on the
-//! blocking pool and writes the typed output back as JSON. Members the engine has no use for
+//! Each operation reads its members into the engine's typed input, calls the engine on the
+//! blocking pool and writes the typed output back as JSON. PutItem, BatchWriteItem and
+//! BatchGetItem first try the fast path of `dynamodb_typed`, which reads the body straight into
+//! the engine's input and shares the call and the answer below. Members the engine has no use for
 //! (`ReturnConsumedCapacity`, `ReturnItemCollectionMetrics`) are accepted and ignored, as a local
 //! endpoint has no capacity to report.
 
@@ -447,14 +448,23 @@ fn return_values(o: Obj<'_>) -> Result<ReturnValues, ApiError> {
     })
 }
 
-fn return_on_failure(o: Obj<'_>) -> Result<ReturnOnFailure, ApiError> {
-    match o.str("ReturnValuesOnConditionCheckFailure")? {
-        None | Some("NONE") => Ok(ReturnOnFailure::None),
-        Some("ALL_OLD") => Ok(ReturnOnFailure::AllOld),
-        Some(other) => Err(validation(format!(
-            "1 validation error detected: Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
-        ))),
+/// `ReturnValuesOnConditionCheckFailure`, `None` for a value outside its enum.
+pub(crate) fn parse_return_on_failure(text: Option<&str>) -> Option<ReturnOnFailure> {
+    match text {
+        None | Some("NONE") => Some(ReturnOnFailure::None),
+        Some("ALL_OLD") => Some(ReturnOnFailure::AllOld),
+        Some(_) => None,
     }
+}
+
+fn return_on_failure(o: Obj<'_>) -> Result<ReturnOnFailure, ApiError> {
+    let text = o.str("ReturnValuesOnConditionCheckFailure")?;
+    parse_return_on_failure(text).ok_or_else(|| {
+        validation(format!(
+            "1 validation error detected: Value '{}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+            text.unwrap_or_default()
+        ))
+    })
 }
 
 fn select(o: Obj<'_>) -> Result<Option<Select>, ApiError> {

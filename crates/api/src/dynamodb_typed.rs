@@ -18,10 +18,12 @@ use std::fmt;
 use base64::Engine as _;
 use dynamodb::{
     AttributeValue, BatchGetItemInput, BatchWriteItemInput, Item, KeysAndAttributes, Number,
-    PutItemInput, ReturnOnFailure, WriteRequest,
+    PutItemInput, WriteRequest,
 };
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+
+use crate::dynamodb_api::parse_return_on_failure;
 
 /// The engine input of a fast-path operation.
 pub enum Input {
@@ -79,11 +81,7 @@ fn put_item(wire: PutItemWire) -> Option<PutItemInput> {
         Some(text) => text.parse().ok()?,
     };
     let return_values_on_condition_check_failure =
-        match wire.return_values_on_condition_check_failure.as_deref() {
-            None | Some("NONE") => ReturnOnFailure::None,
-            Some("ALL_OLD") => ReturnOnFailure::AllOld,
-            Some(_) => return None,
-        };
+        parse_return_on_failure(wire.return_values_on_condition_check_failure.as_deref())?;
     Some(PutItemInput {
         table_name: wire.table_name,
         item: wire.item.0,

@@ -113,9 +113,9 @@ impl Services {
 /// Two workers, one per core of a small machine. The blocking pool, where every request's store
 /// work runs, is capped at 8 threads: with tokio's default of 512, a burst of concurrent requests
 /// starts a thread each, every new thread gets fresh allocator pages and its own read connection,
-/// and the threads then fight over two cores. On W1 at 200,000 sales, the cap took the engine's
-/// peak memory from 394 MiB to 67 MiB and the drain from 11.2 s to 9.3 s (6 threads; 3 was slower
-/// again, as concurrent writers share fewer commits).
+/// and the threads then fight over two cores. On W1 at 200,000 sales, a cap of 6 or 8 took the
+/// engine's peak memory from 394 MiB to 67 to 76 MiB and `up --once` from 11.2 s to 9.3 to 11.4 s
+/// (a noisy machine); a cap of 3 was slower, as fewer concurrent writers share each commit.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
