@@ -14,7 +14,9 @@
 //! - `sqs_api.rs` (operations, JSON in and out) and `sqs_query.rs` (form text to the same JSON
 //!   shape, results to XML).
 //! - `dynamodb_api.rs` (DynamoDB and Streams operations) and `dynamodb_values.rs` (attribute
-//!   values, items and table descriptions as JSON).
+//!   values, items and table descriptions as JSON); `dynamodb_typed.rs`, the fast path of
+//!   PutItem, BatchWriteItem and BatchGetItem (the body read straight into the engine's types).
+//! - [`runtime`]: the tokio configuration every process serving the endpoint runs on.
 
 mod authorize;
 mod cloudformation_api;
