@@ -26,6 +26,10 @@ use sqs::{
 };
 use store::{Options, Store, SystemClock};
 
+/// The allocator `cascade` runs the engine on, so that the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BASE: &str = "http://localhost:4566";
 const SAMPLES: usize = 5;
 const SAMPLE_TIME: Duration = Duration::from_millis(1_500);
