@@ -617,6 +617,10 @@ impl Deployer {
     ) -> Result<(), String> {
         let props = &new.properties;
         let old_id = old.map(|o| o.resource.physical_id.clone());
+        let old_properties = || {
+            old.map(|o| o.resource.properties.clone())
+                .unwrap_or_default()
+        };
         match new.type_.as_str() {
             QUEUE => {
                 let name = queue_name(&new.physical_id);
@@ -641,25 +645,16 @@ impl Deployer {
                             || self.engines.modify_queue(&name, props),
                         )
                     }
-                    Action::Replace => {
-                        let old_name = queue_name(old_id.as_deref().unwrap_or(""));
-                        if old_name == name {
-                            let properties = old
-                                .map(|o| o.resource.properties.clone())
-                                .unwrap_or_default();
-                            self.step(
-                                new,
-                                Step::DeletedQueue {
-                                    name: name.clone(),
-                                    properties,
-                                },
-                                || self.engines.delete_queue(&name),
-                            )?;
-                            create(false)
-                        } else {
-                            create(true)
-                        }
-                    }
+                    Action::Replace => self.replace(
+                        new,
+                        queue_name(old_id.as_deref().unwrap_or("")) == name,
+                        Step::DeletedQueue {
+                            name: name.clone(),
+                            properties: old_properties(),
+                        },
+                        || self.engines.delete_queue(&name),
+                        create,
+                    ),
                     Action::Remove => Ok(()),
                 }
             }
@@ -678,27 +673,39 @@ impl Deployer {
                 match action {
                     Action::Add => create(true),
                     Action::Modify | Action::Remove => Ok(()),
-                    Action::Replace => {
-                        if old_id.as_deref() == Some(name.as_str()) {
-                            let properties = old
-                                .map(|o| o.resource.properties.clone())
-                                .unwrap_or_default();
-                            self.step(
-                                new,
-                                Step::DeletedTable {
-                                    name: name.clone(),
-                                    properties,
-                                },
-                                || self.engines.delete_table(&name),
-                            )?;
-                            create(false)
-                        } else {
-                            create(true)
-                        }
-                    }
+                    Action::Replace => self.replace(
+                        new,
+                        old_id.as_deref() == Some(name.as_str()),
+                        Step::DeletedTable {
+                            name: name.clone(),
+                            properties: old_properties(),
+                        },
+                        || self.engines.delete_table(&name),
+                        create,
+                    ),
                 }
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Replaces a queue or table. One that keeps its name is deleted first (journaled as `deleted`,
+    /// so that a rollback recreates it); one with a new name is created beside the old, which the
+    /// cleanup after the deploy removes. `create(check)` creates the new one, refusing a name
+    /// already taken when `check` is set.
+    fn replace(
+        &self,
+        new: &DesiredResource,
+        same_name: bool,
+        deleted: Step,
+        delete: impl FnOnce() -> Result<(), String>,
+        create: impl Fn(bool) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if same_name {
+            self.step(new, deleted, delete)?;
+            create(false)
+        } else {
+            create(true)
         }
     }
 
