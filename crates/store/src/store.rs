@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -59,24 +59,8 @@ const MAX_IDLE_READERS: usize = 8;
 /// The writer asks for a checkpoint after this many commits.
 const COMMITS_PER_CHECKPOINT: u64 = 64;
 
-/// When the WAL holds this many frames (about 16 MB), the writer tries to let it start over. See
-/// [`writer_loop`].
-const RESTART_FRAMES: i64 = 4096;
-
-/// The writer finishes a checkpoint itself only when the checkpointer has left at most this many
-/// frames (about 4 MB) uncopied, so that it never stalls writes for a long copy...
-const CATCH_UP_FRAMES: i64 = 1024;
-
-/// ...unless the WAL has reached this many frames (about 256 MB) anyway.
-const LIMIT_FRAMES: i64 = 65_536;
-
-/// The WAL's length as the writer's connection last saw it and how much of it the checkpointer had
-/// copied into the database at its last pass, both in frames.
-#[derive(Default)]
-struct WalState {
-    frames: AtomicI64,
-    copied: AtomicI64,
-}
+/// The writer checkpoints by itself only if the WAL reaches this many pages (about 400 MB).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 100_000;
 
 /// How long a connection waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -184,23 +168,16 @@ impl Store {
                 source,
             })?;
         }
-        let mut conn = open_connection(path, options.durability)?;
+        let conn = open_connection(path, options.durability)?;
         // The store's own table must exist before any component records its version; this runs
         // before the writer starts, so it needs no coordination.
         conn.execute_batch(STORE_MIGRATIONS[0])?;
         check_and_apply(&conn, "store", &to_owned(STORE_MIGRATIONS))?;
 
-        // Checkpoints sync the database file, so they mostly run on their own connection and
-        // thread: the writer appends to the WAL and nudges the checkpointer. The hook replaces
-        // SQLite's automatic checkpoint on the writer's connection; it records the WAL's length
-        // after each commit so that the writer knows when to let the WAL start over.
-        let wal = Arc::new(WalState::default());
-        let hook_wal = Arc::clone(&wal);
-        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames| {
-            hook_wal.frames.store(i64::from(frames), Ordering::Relaxed);
-            Ok(())
-        }))?;
-        let checkpointer_wal = Arc::clone(&wal);
+        // Checkpoints sync the database file, so they run on their own connection and thread: the
+        // writer only appends to the WAL and nudges the checkpointer. The writer's own automatic
+        // checkpoint stays as a far-off safety net, should the checkpointer ever fall behind.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         let checkpoint_conn = open_connection(path, options.durability)?;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let spawn_error = |source| StoreError::Io {
@@ -209,7 +186,7 @@ impl Store {
         };
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpointer".into())
-            .spawn(move || checkpointer_loop(checkpoint_conn, nudged, &checkpointer_wal))
+            .spawn(move || checkpointer_loop(checkpoint_conn, nudged))
             .map_err(spawn_error)?;
 
         let (sender, receiver) = mpsc::channel::<Job>();
@@ -217,7 +194,7 @@ impl Store {
         let writer_stats = Arc::clone(&stats);
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, receiver, &writer_stats, nudge, &wal))
+            .spawn(move || writer_loop(conn, receiver, &writer_stats, nudge))
             .map_err(spawn_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -297,13 +274,7 @@ impl Store {
     /// every later page lookup slower until it is checkpointed.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let conn = open_connection(&self.inner.path, self.inner.durability)?;
-        // The background checkpoint may be running; it holds the checkpoint lock only briefly.
-        let give_up = std::time::Instant::now() + BUSY_TIMEOUT;
-        let mut busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        while busy != 0 && std::time::Instant::now() < give_up {
-            std::thread::sleep(Duration::from_millis(5));
-            busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        }
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         if busy != 0 {
             return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
@@ -449,46 +420,22 @@ fn check_and_apply(
 
 /// Runs a passive checkpoint each time the writer nudges (at most one pending nudge), and once more
 /// when the writer has gone, so that a closed store leaves a short WAL behind.
-fn checkpointer_loop(conn: Connection, nudged: Receiver<()>, wal: &WalState) {
+fn checkpointer_loop(conn: Connection, nudged: Receiver<()>) {
     while nudged.recv().is_ok() {
         // A busy or failed checkpoint is retried at the next nudge; the WAL keeps every commit safe
         // meanwhile, so there is nothing to report.
-        if let Ok((0, _, copied)) = passive_checkpoint(&conn) {
-            wal.copied.store(copied, Ordering::Relaxed);
-        }
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     }
-    let _ = passive_checkpoint(&conn);
+    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
 }
 
-/// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied into the database).
-/// Busy means that another connection was running a checkpoint.
-fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
-}
-
-/// Runs jobs in shared transactions until every [`Store`] handle is gone.
-///
-/// The WAL only starts over from its first frame when a write transaction begins while every
-/// frame has been copied into the database. The checkpointer copies in the background, but under
-/// a steady stream of writes it never catches up with the last commit, and the WAL would grow
-/// without end, each new frame costing the kernel a fresh page of the file. So once the WAL holds
-/// [`RESTART_FRAMES`], the writer nudges the checkpointer after every commit, and as soon as the
-/// checkpointer is within [`CATCH_UP_FRAMES`] of the end, the writer copies the rest itself
-/// between two transactions; the next transaction rewrites the WAL from the start. If a reader
-/// still needs the old frames, the WAL keeps growing and the writer tries again
-/// [`RESTART_FRAMES`] later. Writing 300,000 items (`cargo bench -p dynamodb --bench writes`),
-/// the WAL peaked at 54 MB this way; before, it grew to 414 MB.
 fn writer_loop(
     conn: Connection,
     jobs: Receiver<Job>,
     stats: &Counters,
     checkpointer: mpsc::SyncSender<()>,
-    wal: &WalState,
 ) {
     let mut since_nudge = 0u64;
-    let mut restart_at = RESTART_FRAMES;
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
@@ -507,33 +454,10 @@ fn writer_loop(
         stats.largest_batch.fetch_max(size, Ordering::Relaxed);
         run_batch(&conn, batch.drain(..));
         since_nudge += 1;
-        let frames = wal.frames.load(Ordering::Relaxed);
-        if frames < RESTART_FRAMES {
-            restart_at = RESTART_FRAMES;
-        }
-        if since_nudge >= COMMITS_PER_CHECKPOINT || frames >= restart_at {
+        if since_nudge >= COMMITS_PER_CHECKPOINT {
             // A full channel means a checkpoint is already pending, which covers this commit too.
             let _ = checkpointer.try_send(());
             since_nudge = 0;
-        }
-        if frames < restart_at {
-            continue;
-        }
-        // What the checkpointer copied belongs to an earlier WAL if it exceeds the WAL's length.
-        let copied = wal.copied.load(Ordering::Relaxed);
-        let behind = if copied <= frames {
-            frames - copied
-        } else {
-            frames
-        };
-        if behind > CATCH_UP_FRAMES && frames < LIMIT_FRAMES {
-            continue;
-        }
-        // Busy while the checkpointer runs one: tried again after the next commit.
-        if let Ok((0, log, copied)) = passive_checkpoint(&conn) {
-            if copied < log {
-                restart_at = frames + RESTART_FRAMES;
-            }
         }
     }
 }
