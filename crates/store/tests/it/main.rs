@@ -293,6 +293,7 @@ fn durability_options_set_the_synchronous_mode_in_wal() {
         &dir.path().join("full.db"),
         Options {
             durability: Durability::Full,
+            ..Options::default()
         },
     )
     .unwrap();
@@ -376,4 +377,92 @@ fn checkpoint_empties_the_wal_and_keeps_every_commit() {
     insert(&store, 50, "after").unwrap();
     drop(store);
     assert_eq!(rows(&open(&dir)).len(), 51);
+}
+
+const WAL_LIMIT_PAGES: u32 = 256;
+const WAL_LIMIT_BYTES: u64 = WAL_LIMIT_PAGES as u64 * 4096;
+
+fn open_with_wal_limit(dir: &tempfile::TempDir) -> Store {
+    let options = Options {
+        wal_limit_pages: WAL_LIMIT_PAGES,
+        ..Options::default()
+    };
+    Store::open(&dir.path().join("env/state.db"), options).unwrap()
+}
+
+/// Writes `count` rows of about 40 KB from key `from`, one commit each, and returns the largest
+/// length the WAL file had after a commit.
+fn write_big_rows(store: &Store, dir: &tempfile::TempDir, from: i64, count: i64) -> u64 {
+    let value = "x".repeat(40_000);
+    let wal = dir.path().join("env/state.db-wal");
+    let mut largest = 0;
+    for k in from..from + count {
+        insert(store, k, &value).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    largest
+}
+
+/// Under a steady stream of commits the WAL file never grows much past its limit: the writer
+/// lets it start over each time it reaches the limit, however far behind the checkpointer is.
+#[test]
+fn the_wal_starts_over_at_its_limit_under_steady_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with_wal_limit(&dir);
+    with_table(&store);
+    // 300 commits of about 40 KB, 12 MB through a WAL limited to 1 MiB; one commit is 11 pages.
+    let largest = write_big_rows(&store, &dir, 0, 300);
+    assert!(
+        largest > WAL_LIMIT_BYTES / 2 && largest < WAL_LIMIT_BYTES + 16 * 4096,
+        "largest WAL {largest} bytes, limit {WAL_LIMIT_BYTES}"
+    );
+    assert_eq!(rows(&store).len(), 300);
+    drop(store);
+    assert_eq!(rows(&open(&dir)).len(), 300);
+}
+
+/// A reader that keeps an old snapshot keeps the WAL from starting over, without stopping the
+/// writes; once it is done, the WAL starts over and its file is cut back to the limit.
+#[test]
+fn a_reader_holding_an_old_snapshot_delays_the_wal_bound_without_blocking_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with_wal_limit(&dir);
+    with_table(&store);
+    write_big_rows(&store, &dir, 0, 10);
+    let (holding_tx, holding) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let reader = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .read(|c: &Connection| -> Result<i64, TestError> {
+                    let n = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+                    holding_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(n)
+                })
+                .unwrap()
+        })
+    };
+    holding.recv().unwrap();
+    let pinned = write_big_rows(&store, &dir, 10, 90);
+    assert!(
+        pinned > 2 * WAL_LIMIT_BYTES,
+        "a pinned WAL grew to only {pinned} bytes"
+    );
+    release.send(()).unwrap();
+    assert_eq!(
+        reader.join().unwrap(),
+        10,
+        "the reader saw its own snapshot"
+    );
+    write_big_rows(&store, &dir, 100, 150);
+    let wal = std::fs::metadata(dir.path().join("env/state.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal < WAL_LIMIT_BYTES + 16 * 4096,
+        "after the reader, WAL {wal} bytes, limit {WAL_LIMIT_BYTES}"
+    );
+    assert_eq!(rows(&store).len(), 250);
 }
