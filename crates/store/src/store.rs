@@ -151,6 +151,8 @@ struct Inner {
     writer: Option<JoinHandle<()>>,
     /// Ends after the writer, once it has run a last checkpoint.
     checkpointer: Option<JoinHandle<()>>,
+    /// Taken by whoever checkpoints in this process (see [`WalBound::turn`]).
+    checkpoint_turn: Arc<Mutex<()>>,
     /// Idle read connections. A `std::sync::Mutex` suffices: it is held only to push or pop.
     readers: Mutex<Vec<Connection>>,
     stats: Arc<Counters>,
@@ -196,6 +198,7 @@ impl Store {
             options.wal_limit_pages,
             Arc::clone(&checkpoint_turn),
         )?;
+        let checkpointer_turn = Arc::clone(&checkpoint_turn);
         let checkpoint_conn = open_connection(path, options.durability)?;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
         let spawn_error = |source| StoreError::Io {
@@ -204,7 +207,7 @@ impl Store {
         };
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpointer".into())
-            .spawn(move || checkpointer_loop(checkpoint_conn, nudged, &checkpoint_turn))
+            .spawn(move || checkpointer_loop(checkpoint_conn, nudged, &checkpointer_turn))
             .map_err(spawn_error)?;
 
         let (sender, receiver) = mpsc::channel::<Job>();
@@ -221,6 +224,7 @@ impl Store {
                 sender: Some(sender),
                 writer: Some(writer),
                 checkpointer: Some(checkpointer),
+                checkpoint_turn,
                 readers: Mutex::new(Vec::new()),
                 stats,
             }),
@@ -292,6 +296,11 @@ impl Store {
     /// every later page lookup slower until it is checkpointed.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let conn = open_connection(&self.inner.path, self.inner.durability)?;
+        let _turn = self
+            .inner
+            .checkpoint_turn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         if busy != 0 {
             return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
@@ -423,7 +432,7 @@ struct WalBound {
     /// The WAL's length in frames after the writer's last commit, recorded by its WAL hook.
     frames: Arc<AtomicI64>,
     /// SQLite runs one checkpoint at a time and fails any other at once, without waiting; the
-    /// writer and the checkpointer take turns through this lock instead.
+    /// writer, the checkpointer and [`Store::checkpoint`] take turns through this lock instead.
     turn: Arc<Mutex<()>>,
 }
 
