@@ -1,15 +1,16 @@
 //! [`Store`]: one SQLite database in WAL mode, one writer thread doing group commit, pooled readers.
 //!
 //! Layout of a write: the caller boxes its closure into a [`Job`] and sends it to the writer thread,
-//! then blocks on its own reply channel. The writer takes every job waiting at that moment (up to
-//! [`MAX_BATCH`]), opens one transaction, runs each job inside its own savepoint, commits once, and
-//! only then lets each job send its reply. A reply therefore always describes committed state.
+//! then blocks on its own reply channel. The writer takes every job waiting at that moment, opens one
+//! transaction, runs each job inside its own savepoint, goes on with the jobs that arrived meanwhile
+//! until none is waiting (up to [`MAX_BATCH`] in all), commits once, and only then lets each job
+//! send its reply. A reply therefore always describes committed state.
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -535,23 +536,17 @@ fn writer_loop(
     mut wal_bound: WalBound,
 ) {
     let mut since_nudge = 0u64;
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
-        batch.push(first);
-        // Everything that arrived while the previous transaction committed shares this one. The
-        // callers answered by that commit are about to send their next writes; yielding once lets
-        // them do so before this transaction starts, which makes batches larger under load at the
-        // cost of one scheduler call per transaction.
-        drain(&jobs, &mut batch);
-        if batch.len() < MAX_BATCH {
-            std::thread::yield_now();
-            drain(&jobs, &mut batch);
-        }
-        let size = batch.len() as u64;
-        stats.writes.fetch_add(size, Ordering::Relaxed);
-        stats.commits.fetch_add(1, Ordering::Relaxed);
-        stats.largest_batch.fetch_max(size, Ordering::Relaxed);
-        run_batch(&conn, batch.drain(..));
+        // Everything that arrived while the previous transaction committed shares this one, and so
+        // does every write that arrives while it runs, up to MAX_BATCH: the transaction commits
+        // when no job is waiting, so a caller that sent during it is answered by its commit
+        // rather than by the next one.
+        let arriving = std::iter::from_fn(|| jobs.try_recv().ok());
+        run_batch(
+            &conn,
+            std::iter::once(first).chain(arriving).take(MAX_BATCH),
+            stats,
+        );
         wal_bound.after_commit(&conn);
         since_nudge += 1;
         if since_nudge >= COMMITS_PER_CHECKPOINT {
@@ -562,25 +557,18 @@ fn writer_loop(
     }
 }
 
-/// Moves every waiting job into `batch`, up to [`MAX_BATCH`].
-fn drain(jobs: &Receiver<Job>, batch: &mut Vec<Job>) {
-    while batch.len() < MAX_BATCH {
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        }
-    }
-}
-
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Runs one shared transaction. Every job is answered exactly once, after the commit or failure.
-fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>) {
+/// Runs one shared transaction. Every job is answered exactly once, after the commit or failure;
+/// the stats count the transaction before its jobs are answered.
+fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>, stats: &Counters) {
     let mut finished: Vec<Finish> = Vec::new();
     let mut open = false;
+    let mut size = 0u64;
     for job in jobs {
+        size += 1;
         if !open {
             if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
                 // Nothing can run without a transaction: the job fails without running.
@@ -619,6 +607,9 @@ fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>) {
             open = false;
         }
     }
+    stats.writes.fetch_add(size, Ordering::Relaxed);
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    stats.largest_batch.fetch_max(size, Ordering::Relaxed);
     if !open {
         return;
     }

@@ -76,8 +76,8 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     with_table(&store);
     let before = store.stats();
 
-    // Hold the writer inside a first write until every other writer has queued behind it, so the
-    // next transaction is known to hold them all.
+    // Hold the writer inside a first write until every other writer has queued behind it: they
+    // arrived while its transaction ran, so they join it and share its commit.
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let blocker = {
@@ -127,10 +127,10 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     assert_eq!(after.writes - before.writes, 1 + writers as u64);
     assert_eq!(
         after.commits - before.commits,
-        2,
-        "blocker, then all waiting writers at once"
+        1,
+        "the blocker and every writer that arrived while it ran"
     );
-    assert!(after.largest_batch >= writers as u64);
+    assert!(after.largest_batch > writers as u64);
 
     let expected: Vec<String> = std::iter::once("0=blocker".to_owned())
         .chain((1..=16).filter(|k| *k != 7).map(|k| format!("{k}=w")))
