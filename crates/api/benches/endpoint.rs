@@ -3,7 +3,8 @@
 //!
 //! Workloads: PutItem ops/s; BatchWriteItem items/s (25-item batches, stream on); the queue cycle
 //! (SendMessageBatch 10 / ReceiveMessage 10 / DeleteMessageBatch) in msgs/s at depths 1,000 and
-//! 100,000. With `BENCH_MOTO_URL=http://127.0.0.1:5000` (a running `moto_server`), the same
+//! 100,000. First, as their reference, the HTTP floor: ListTables ops/s, what a request costs
+//! with next to no work behind it, on the same connections and the same two cores. With `BENCH_MOTO_URL=http://127.0.0.1:5000` (a running `moto_server`), the same
 //! requests also drive moto in the same run, with fewer repetitions, and the ratio is printed;
 //! moto's depth-100,000 cycle runs only with `BENCH_MOTO_DEEP=1`, as filling it takes minutes.
 //!
@@ -156,14 +157,37 @@ async fn put_item(addr: SocketAddr, run: usize, total: usize) -> f64 {
         .await
         .call("DynamoDB_20120810.CreateTable", &table_body(&table))
         .await;
+    requests_per_second(addr, total, move |c, i| {
+        let body = json!({"TableName": table, "Item": sale(&format!("c{c}"), i)});
+        ("DynamoDB_20120810.PutItem", body)
+    })
+    .await
+}
+
+/// The HTTP floor: ListTables ops/s, a request that reaches the engine and reads one small table
+/// of the store, so that its rate is what the endpoint costs around an operation.
+async fn list_tables(addr: SocketAddr, total: usize) -> f64 {
+    requests_per_second(addr, total, |_, _| {
+        ("DynamoDB_20120810.ListTables", json!({"Limit": 1}))
+    })
+    .await
+}
+
+/// Sends `total` pre-built requests, `request(connection, n)` each, spread over the connections;
+/// returns requests per second.
+async fn requests_per_second<F>(addr: SocketAddr, total: usize, request: F) -> f64
+where
+    F: Fn(usize, usize) -> (&'static str, Value) + Clone + Send + 'static,
+{
     let per = total / CONNECTIONS;
-    let elapsed = parallel(addr, move |c, mut conn| {
+    let elapsed = parallel(addr, move |c, conn| {
         let requests: Vec<Vec<u8>> = (0..per)
             .map(|i| {
-                let body = json!({"TableName": table, "Item": sale(&format!("c{c}"), i)});
-                conn.request("DynamoDB_20120810.PutItem", &body.to_string())
+                let (target, body) = request(c, i);
+                conn.request(target, &body.to_string())
             })
             .collect();
+        let mut conn = conn;
         async move {
             for request in &requests {
                 let (status, _) = conn.send(request).await;
@@ -291,6 +315,13 @@ async fn measure(addr: SocketAddr, scale: usize, runs: usize, deep: bool) -> Vec
     let selected = |name: &str| name.contains(only.as_str());
     let mut results = Vec::new();
     let mut sample = Vec::new();
+    let name = "HTTP floor: ListTables ops/s";
+    if selected(name) {
+        for _ in 0..runs {
+            sample.push(list_tables(addr, 40_000 / scale).await);
+        }
+    }
+    results.push((name.to_owned(), median(std::mem::take(&mut sample))));
     let name = "PutItem ops/s";
     if selected(name) {
         for run in 0..runs {
