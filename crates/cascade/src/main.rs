@@ -4,6 +4,7 @@
 
 mod cmd;
 mod companion;
+mod console;
 mod loader;
 mod local;
 mod render;
@@ -48,6 +49,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    console::init_logging();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
         Command::Validate(args) => cmd::validate::run(args),

@@ -16,7 +16,7 @@ use crate::local::Local;
 use crate::settings::Settings;
 use anyhow::Context;
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -173,7 +173,10 @@ async fn run_local(
             .fire_now(rule)
             .await
             .with_context(|| format!("fire schedule {rule}"))?;
-        eprintln!("fired schedule {rule} ({} invocation)", fired.len());
+        crate::console::line(&format!(
+            "fired schedule {rule} ({} invocation)",
+            fired.len()
+        ));
     }
     let is_idle = || {
         let l = lambda.clone();
@@ -200,6 +203,7 @@ async fn run_local(
         let cw = local.services.cloudwatch.clone();
         let _ = tokio::task::spawn_blocking(move || cw.evaluate()).await;
         let summary = summary(&lambda, &queues, &local, started, &baseline, drained)?;
+        crate::console::clear_view();
         println!("{}", summary.text);
         ExitCode::from(u8::from(!summary.ok))
     } else {
@@ -215,6 +219,7 @@ async fn run_local(
             match run_started {
                 Some(run) if idle => {
                     let text = summary(&lambda, &queues, &local, run, &baseline, true)?.text;
+                    crate::console::clear_view();
                     println!("{text}");
                     baseline = stage_counts(&local, None);
                     run_started = None;
@@ -347,7 +352,7 @@ impl api::sns::TerminalSink for TerminalAlarms {
         let text = subject
             .map(str::to_string)
             .unwrap_or_else(|| message.chars().take(160).collect::<String>());
-        eprintln!("notification on {topic}: {text}");
+        crate::console::line(&format!("notification on {topic}: {text}"));
     }
 }
 
@@ -423,14 +428,15 @@ impl Queues {
 /// The live view: redrawn in place on a terminal, a line every ten seconds otherwise.
 struct View {
     tty: bool,
-    state: std::sync::Mutex<(usize, Option<Instant>)>,
+    /// When the view was last printed, off a terminal.
+    printed: std::sync::Mutex<Option<Instant>>,
 }
 
 impl View {
     fn new(tty: bool) -> View {
         View {
             tty,
-            state: std::sync::Mutex::new((0, None)),
+            printed: std::sync::Mutex::new(None),
         }
     }
 
@@ -442,24 +448,15 @@ impl View {
         started: Instant,
         baseline: &StageCounts,
     ) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !self.tty {
-            if state
-                .1
-                .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
-            {
+            let mut printed = self.printed.lock().unwrap_or_else(|e| e.into_inner());
+            if printed.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
                 return;
             }
-            state.1 = Some(Instant::now());
+            *printed = Some(Instant::now());
         }
         let text = status_text(lambda, queues, local, started, baseline);
-        let mut err = std::io::stderr().lock();
-        if self.tty && state.0 > 0 {
-            // Move up over the previous view and clear to the end of the screen.
-            let _ = write!(err, "\x1b[{}A\x1b[J", state.0);
-        }
-        let _ = write!(err, "{text}");
-        state.0 = if self.tty { text.lines().count() } else { 0 };
+        crate::console::draw_view(&text, self.tty);
     }
 }
 

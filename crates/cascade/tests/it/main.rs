@@ -310,52 +310,87 @@ fn serve_refuses_a_public_address_without_a_token() {
     );
 }
 
+/// One AWS JSON request on a fresh connection; the whole HTTP answer.
+fn post(addr: &str, target: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    answer
+}
+
+/// `cascade serve` on an ephemeral port: the process, its address and the rest of its standard
+/// error after the start-up line.
+fn serve(state: &Path) -> (std::process::Child, String, impl std::io::BufRead) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start cascade serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("start-up line");
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, addr, stderr)
+}
+
 #[test]
 fn serve_answers_on_its_port_and_keeps_state() {
-    use std::io::{BufRead, BufReader, Read, Write};
     let state = std::env::temp_dir().join(format!("cascade-serve-{}", std::process::id()));
-    let request = |addr: &str, target: &str, body: &str| -> String {
-        let mut s = std::net::TcpStream::connect(addr).expect("connect");
-        write!(
-            s,
-            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).expect("read");
-        answer
-    };
     // Two runs of the server on the same state folder: what the first acknowledged, the second has.
     for run in 0..2 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&state)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start cascade serve");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().expect("stderr"))
-            .read_line(&mut line)
-            .expect("start-up line");
-        let addr = line
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let (mut child, addr, _stderr) = serve(&state);
         if run == 0 {
-            let created = request(
+            let created = post(
                 &addr,
                 "AmazonSQS.CreateQueue",
                 r#"{"QueueName":"kept-queue"}"#,
             );
             assert!(created.starts_with("HTTP/1.1 200"), "{created}");
         }
-        let listed = request(&addr, "AmazonSQS.ListQueues", "{}");
+        let listed = post(&addr, "AmazonSQS.ListQueues", "{}");
         assert!(listed.contains("/000000000000/kept-queue"), "{listed}");
         child.kill().expect("stop the server");
         child.wait().expect("reap the server");
     }
     std::fs::remove_dir_all(&state).ok();
+}
+
+#[test]
+fn serve_prints_the_engines_warnings() {
+    use std::io::Read;
+    let state = tempfile::tempdir().expect("temp dir");
+    let (mut child, addr, mut stderr) = serve(state.path());
+    let created = post(
+        &addr,
+        "DynamoDB_20120810.CreateTable",
+        r#"{"TableName":"indexed","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+            "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],
+            "BillingMode":"PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes":[{"IndexName":"by-pk","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}]}"#,
+    );
+    child.kill().expect("stop the server");
+    child.wait().expect("reap the server");
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("read stderr");
+    assert!(
+        rest.contains(
+            "WARN secondary indexes of CreateTable are not supported yet and are ignored"
+        ),
+        "stderr after the start-up line:\n{rest}"
+    );
 }
