@@ -104,19 +104,17 @@ async fn advance_move_tasks(sqs: ::sqs::Sqs) {
     }
 }
 
-/// Runs an engine call on the blocking pool.
+/// Runs an engine call, which blocks on the store, without stalling the other requests
+/// ([`store::blocking`]); a panic in it is answered as an internal error.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result,
-        Err(e) => {
-            tracing::error!(error = %e, "request handler panicked");
-            Err(ApiError::internal("The request handler failed"))
-        }
-    }
+    store::blocking(f).await.unwrap_or_else(|_| {
+        tracing::error!("request handler panicked");
+        Err(ApiError::internal("The request handler failed"))
+    })
 }
 
 /// The protocol and operation of a request, from its headers alone.

@@ -460,17 +460,15 @@ pub fn read_logs(
     logs::after(store, function, after_id, limit)
 }
 
-/// Runs blocking store work on tokio's blocking pool.
+/// Runs blocking store work without stalling the runtime's other tasks ([`store::blocking`]).
 async fn blocking<T, F>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("a blocking task was cancelled: {e}"),
-    }
+    store::blocking(f)
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -275,9 +275,9 @@ impl Sns {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SnsError> + Send + 'static,
 ) -> Result<T, SnsError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        SnsError::Store(store::StoreError::CommitFailed(format!(
-            "a delivery task failed: {e}"
-        )))
+    store::blocking(f).await.map_err(|_| {
+        SnsError::Store(store::StoreError::CommitFailed(
+            "a delivery task panicked".to_owned(),
+        ))
     })?
 }

@@ -21,11 +21,17 @@
 //! that every time rule can be tested on virtual time ([`ManualClock`]).
 //!
 //! Layout: `store.rs` holds [`Store`] and its writer thread, `clock.rs` the clocks, `error.rs` the
-//! error type. The store knows nothing of HTTP, JSON or AWS names.
+//! error type, `blocking.rs` (feature `async`) the helper async callers go through. The store
+//! knows nothing of HTTP, JSON or AWS names.
 
+#[cfg(feature = "async")]
+mod blocking;
 mod clock;
 mod error;
 mod store;
+
+#[cfg(feature = "async")]
+pub use blocking::blocking;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
