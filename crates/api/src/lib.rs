@@ -7,7 +7,7 @@
 //!
 //! Layout:
 //! - `config.rs`: [`ServeConfig`] and its rules (an auth token off loopback), the start-up line.
-//! - `server.rs`: the hyper listener, body limit, identity, routing, the blocking pool.
+//! - `server.rs`: the hyper listener, body limit, identity, routing, engine calls.
 //! - `identity.rs`: access keys, the [`KeyRegistry`] of issued keys, SigV4 verification.
 //! - `error.rs`: [`ApiError`] and its rendering in each protocol's error shape.
 //! - `wire.rs`: reading members of a JSON request with AWS's errors for wrong types.
@@ -112,8 +112,9 @@ impl Services {
 /// The async runtime of a process that serves the endpoint (`cascade serve`, `up`, `invoke`, and
 /// the endpoint's load benchmark).
 ///
-/// Two workers, one per core of a small machine. The blocking pool, where every request's store
-/// work runs, is capped at 8 threads: with tokio's default of 512, a burst of concurrent requests
+/// Two workers, one per core of a small machine. The blocking pool, whose threads take over a
+/// worker's other tasks while it runs a request's store work in place (`store::blocking`), is
+/// capped at 8 threads: with tokio's default of 512, a burst of concurrent requests
 /// starts a thread each, every new thread gets fresh allocator pages and its own read connection,
 /// and the threads then fight over two cores. On W1 at 200,000 sales, a cap of 6 or 8 took the
 /// engine's peak memory from 394 MiB to 67 to 76 MiB and `up --once` from 11.2 s to 9.3 to 11.4 s

@@ -15,6 +15,9 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 /// 46,200 ops/s and BatchWriteItem from 137,000 to 156,000 items/s (`cargo bench -p api --bench
 /// endpoint`, medians of three interleaved runs each, 2-core VM). A current-thread runtime cannot
 /// hand its tasks over, so there `f` goes to the blocking pool.
+///
+/// `f` must not wait for async work (a task, a timer): were every worker inside such a call, no
+/// task would run.
 pub async fn blocking<T, F>(f: F) -> std::thread::Result<T>
 where
     F: FnOnce() -> T + Send + 'static,
