@@ -15,7 +15,11 @@ import time
 
 BINARY = sys.argv[1]
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-PORT_BASE = 45660
+# The servers' ports lie below the kernel's ephemeral range. In that range, a client that connects
+# in a loop before the server is up can be given the very port it dials as its own and connect to
+# itself; the server then fails to bind.
+with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+    PORT_BASE = int(ports.read().split()[0]) - 100
 
 
 def request(port, target, body):
