@@ -49,7 +49,7 @@ struct Event {
 impl Lambda {
     /// Queues an asynchronous invocation of `function` (`InvocationType: Event`) and returns its
     /// request id once the event is durable. Blocks on the store write: from async code, call it
-    /// through `spawn_blocking` or use [`Lambda::invoke_async_nonblocking`].
+    /// through `store::blocking` or use [`Lambda::invoke_async_nonblocking`].
     pub fn invoke_async(&self, function: &str, payload: &[u8]) -> Result<String, LambdaError> {
         let f = self.function(function)?;
         let limit = self.inner.config.max_async_payload;

@@ -181,9 +181,9 @@ async fn run_local(
     let is_idle = || {
         let l = lambda.clone();
         async move {
-            tokio::task::spawn_blocking(move || l.is_idle())
+            store::blocking(move || l.is_idle())
                 .await
-                .context("drain check")?
+                .map_err(|_| anyhow::anyhow!("drain check panicked"))?
                 .context("drain check")
         }
     };
@@ -201,7 +201,7 @@ async fn run_local(
         // Alarms see the run's last datapoints before the verdict.
         record_queue_metrics(&queues, &local.services.sqs, &local.services.cloudwatch);
         let cw = local.services.cloudwatch.clone();
-        let _ = tokio::task::spawn_blocking(move || cw.evaluate()).await;
+        let _ = store::blocking(move || cw.evaluate()).await;
         let summary = summary(&lambda, &queues, &local, started, &baseline, drained)?;
         crate::console::clear_view();
         println!("{}", summary.text);
@@ -245,9 +245,9 @@ async fn evaluate_alarms(cloudwatch: api::cloudwatch::CloudWatch) {
     loop {
         tick.tick().await;
         let cw = cloudwatch.clone();
-        match tokio::task::spawn_blocking(move || cw.evaluate()).await {
+        match store::blocking(move || cw.evaluate()).await {
             Ok(Err(e)) => tracing::warn!(error = %e, "evaluating alarms failed"),
-            Err(e) => tracing::warn!(error = %e, "evaluating alarms panicked"),
+            Err(_) => tracing::warn!("evaluating alarms panicked"),
             Ok(Ok(_)) => {}
         }
     }
@@ -264,7 +264,7 @@ async fn sample_queues(
     loop {
         tick.tick().await;
         let (queues, sqs, cw) = (queues.clone(), sqs.clone(), cloudwatch.clone());
-        let _ = tokio::task::spawn_blocking(move || record_queue_metrics(&queues, &sqs, &cw)).await;
+        let _ = store::blocking(move || record_queue_metrics(&queues, &sqs, &cw)).await;
     }
 }
 
