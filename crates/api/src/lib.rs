@@ -11,8 +11,9 @@
 //! - `identity.rs`: access keys, the [`KeyRegistry`] of issued keys, SigV4 verification.
 //! - `error.rs`: [`ApiError`] and its rendering in each protocol's error shape.
 //! - `wire.rs`: reading members of a JSON request with AWS's errors for wrong types.
-//! - `sqs_api.rs` (operations, JSON in and out) and `sqs_query.rs` (form text to the same JSON
-//!   shape, results to XML).
+//! - `sqs_api.rs` (operations, JSON in and out; the queue cycle's answers are plain structs
+//!   serialized without a JSON value tree) and `sqs_query.rs` (form text to the same JSON shape,
+//!   results to XML).
 //! - `dynamodb_api.rs` (DynamoDB and Streams operations) and `dynamodb_values.rs` (attribute
 //!   values, items and table descriptions as JSON); `dynamodb_typed.rs`, the fast path of
 //!   PutItem, BatchWriteItem and BatchGetItem (the body read straight into the engine's types).

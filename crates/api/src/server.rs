@@ -259,12 +259,14 @@ fn auth_error(protocol: Protocol, error: AuthError) -> ApiError {
 }
 
 /// A successful JSON answer.
-pub fn json_response(value: &serde_json::Value, request_id: &str) -> Response<Full<Bytes>> {
+pub fn json_response(value: &impl serde::Serialize, request_id: &str) -> Response<Full<Bytes>> {
+    // Serializing a value built of JSON values and plain structs cannot fail.
+    let body = serde_json::to_vec(value).unwrap_or_default();
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/x-amz-json-1.0")
         .header("x-amzn-RequestId", request_id)
-        .body(Full::new(Bytes::from(value.to_string())))
+        .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 

@@ -2,10 +2,12 @@
 //!
 //! Both protocols share one translation. A JSON request is read as is; a query request is first
 //! rebuilt into the same JSON shape by `sqs_query.rs`, with `lenient` reading numbers from
-//! strings. Results are built as JSON values with the JSON protocol's member names, which
-//! `sqs_query.rs` also renders as XML. ReceiveMessage is the one asynchronous operation: its long
-//! poll waits on the queue's signal on the async side instead of holding a thread.
+//! strings. Results carry the JSON protocol's member names ([`Answer`]: plain structs for the
+//! queue cycle's operations, JSON values for the rest), which `sqs_query.rs` also renders as XML.
+//! ReceiveMessage is the one asynchronous operation: its long poll waits on the queue's signal on
+//! the async side instead of holding a thread.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -13,11 +15,13 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::http::request::Parts;
 use hyper::Response;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use sqs::{
     BatchResult, BatchResultErrorEntry, ChangeMessageVisibilityBatchEntry, CreateQueue,
     DeleteMessageBatchEntry, ListQueues, Message, MessageAttributeValue, MessageAttributes,
-    ReceiveMessage, SendMessage, SendMessageBatchEntry, Sqs, StartMessageMoveTask,
+    ReceiveMessage, SendMessage, SendMessageBatchEntry, SendMessageBatchResultEntry, Sqs,
+    StartMessageMoveTask,
 };
 
 use crate::error::ApiError;
@@ -34,8 +38,8 @@ pub async fn handle_json(
     body: Bytes,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let request = parse_json(&body)?;
-    let result = call(app, ctx, &operation, request, false).await?;
-    Ok(json_response(&result, &ctx.request_id))
+    let answer = call(app, ctx, &operation, request, false).await?;
+    Ok(json_response(&answer, &ctx.request_id))
 }
 
 /// A request of the query protocol (form parameters, `Action=<operation>`).
@@ -62,7 +66,8 @@ pub async fn handle_query(
     if !request.contains_key("QueueUrl") && path.split('/').count() == 2 {
         request.insert("QueueUrl".into(), format!("{}/{path}", ctx.base_url).into());
     }
-    let result = call(app, ctx, &action, Value::Object(request), true).await?;
+    let answer = call(app, ctx, &action, Value::Object(request), true).await?;
+    let result = serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(xml_response(
         sqs_query::to_xml(&action, &result, &ctx.request_id),
         &ctx.request_id,
@@ -92,14 +97,16 @@ async fn call(
     operation: &str,
     request: Value,
     query: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let sqs = app.services.sqs.clone();
     if operation == "ReceiveMessage" {
         let request = top(&request, query)
             .and_then(receive_request)
             .map_err(wire_error(query))?;
         let messages = long_poll(app, sqs, request).await?;
-        return Ok(object! { "Messages" => messages.iter().map(message_json).collect::<Vec<_>>() });
+        return Ok(Answer::Received {
+            messages: messages.into_iter().map(MessageOut::from).collect(),
+        });
     }
     let base_url = ctx.base_url.clone();
     let operation = operation.to_owned();
@@ -173,7 +180,7 @@ fn dispatch(
     operation: &str,
     request: &Value,
     query: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let o = top(request, query).map_err(wire_error(query))?;
     run(sqs, base_url, operation, o).map_err(|e| match e {
         Failure::Wire(w) => wire_error(query)(w),
@@ -205,9 +212,9 @@ impl From<sqs::SqsError> for Failure {
     }
 }
 
-fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Value, Failure> {
+fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Answer, Failure> {
     let empty = || Value::Object(Map::new());
-    Ok(match operation {
+    Ok(Answer::Value(match operation {
         "CreateQueue" => {
             let mut tags = o.str_map("tags")?;
             tags.extend(o.str_map("Tags")?);
@@ -303,14 +310,7 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Value, 
                 })
                 .collect::<Result<Vec<_>, WireError>>()?;
             let result = sqs.send_message_batch(o.req_str("QueueUrl")?, entries)?;
-            batch_json(result, |r| {
-                object! {
-                    "Id" => r.id,
-                    "MessageId" => r.message_id,
-                    "MD5OfMessageBody" => r.md5_of_message_body,
-                    "MD5OfMessageAttributes" => r.md5_of_message_attributes,
-                }
-            })
+            return Ok(Answer::Sent(BatchOut::from(result)));
         }
         "DeleteMessage" => {
             sqs.delete_message(o.req_str("QueueUrl")?, o.req_str("ReceiptHandle")?)?;
@@ -328,7 +328,7 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Value, 
                 })
                 .collect::<Result<Vec<_>, WireError>>()?;
             let result = sqs.delete_message_batch(o.req_str("QueueUrl")?, entries)?;
-            batch_json(result, |id| object! { "Id" => id })
+            return Ok(Answer::Done(BatchOut::from(result)));
         }
         "ChangeMessageVisibility" => {
             let timeout = o
@@ -356,7 +356,7 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Value, 
                 })
                 .collect::<Result<Vec<_>, WireError>>()?;
             let result = sqs.change_message_visibility_batch(o.req_str("QueueUrl")?, entries)?;
-            batch_json(result, |id| object! { "Id" => id })
+            return Ok(Answer::Done(BatchOut::from(result)));
         }
         "StartMessageMoveTask" => {
             let handle = sqs.start_message_move_task(StartMessageMoveTask {
@@ -394,7 +394,7 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Value, 
         other => {
             return Err(ApiError::unknown_operation(crate::Protocol::SqsJson, other).into());
         }
-    })
+    }))
 }
 
 fn string_map(map: std::collections::BTreeMap<String, String>) -> Value {
@@ -437,55 +437,212 @@ fn message_attributes(o: Obj<'_>, key: &str) -> Result<MessageAttributes, WireEr
     Ok(attributes)
 }
 
-fn message_json(m: &Message) -> Value {
-    let attributes = if m.attributes.is_empty() {
-        Value::Null
-    } else {
-        string_map(m.attributes.clone())
-    };
-    let message_attributes = if m.message_attributes.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(
-            m.message_attributes
-                .iter()
-                .map(|(name, a)| {
-                    let value = object! {
-                        "StringValue" => a.string_value.clone(),
-                        "BinaryValue" => a.binary_value.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-                        "DataType" => a.data_type.clone(),
-                    };
-                    (name.clone(), value)
-                })
+/// An operation's answer. The busiest operations (the queue cycle's SendMessageBatch,
+/// ReceiveMessage and DeleteMessageBatch) answer with plain structs that serialize straight to
+/// the response, without building a `serde_json::Value` tree first; the others build a value.
+/// The query protocol renders either as XML through the value it serializes to, so both
+/// protocols share each shape. Members that AWS leaves out when empty are skipped, as `object!`
+/// skips nulls.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Value(Value),
+    Received {
+        #[serde(rename = "Messages")]
+        messages: Vec<MessageOut>,
+    },
+    Sent(BatchOut<SentOut>),
+    Done(BatchOut<IdOut>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageOut {
+    message_id: String,
+    receipt_handle: String,
+    #[serde(rename = "MD5OfBody")]
+    md5_of_body: String,
+    body: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: BTreeMap<String, String>,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    md5_of_message_attributes: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    message_attributes: BTreeMap<String, AttributeOut>,
+}
+
+impl From<Message> for MessageOut {
+    fn from(m: Message) -> MessageOut {
+        MessageOut {
+            message_id: m.message_id,
+            receipt_handle: m.receipt_handle,
+            md5_of_body: m.md5_of_body,
+            body: m.body,
+            attributes: m.attributes,
+            md5_of_message_attributes: m.md5_of_message_attributes,
+            message_attributes: m
+                .message_attributes
+                .into_iter()
+                .map(|(name, a)| (name, AttributeOut::from(a)))
                 .collect(),
-        )
-    };
-    object! {
-        "MessageId" => m.message_id.clone(),
-        "ReceiptHandle" => m.receipt_handle.clone(),
-        "MD5OfBody" => m.md5_of_body.clone(),
-        "Body" => m.body.clone(),
-        "Attributes" => attributes,
-        "MD5OfMessageAttributes" => m.md5_of_message_attributes.clone(),
-        "MessageAttributes" => message_attributes,
+        }
     }
 }
 
-fn batch_json<T>(result: BatchResult<T>, entry: impl Fn(T) -> Value) -> Value {
-    let failed: Vec<Value> = result
-        .failed
-        .into_iter()
-        .map(|f: BatchResultErrorEntry| {
-            object! {
-                "Id" => f.id,
-                "SenderFault" => f.sender_fault,
-                "Code" => f.code,
-                "Message" => f.message,
-            }
-        })
-        .collect();
-    object! {
-        "Successful" => result.successful.into_iter().map(entry).collect::<Vec<_>>(),
-        "Failed" => failed,
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    string_value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binary_value: Option<String>,
+    data_type: String,
+}
+
+impl From<MessageAttributeValue> for AttributeOut {
+    fn from(a: MessageAttributeValue) -> AttributeOut {
+        AttributeOut {
+            string_value: a.string_value,
+            binary_value: a
+                .binary_value
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+            data_type: a.data_type,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchOut<T> {
+    successful: Vec<T>,
+    failed: Vec<FailedOut>,
+}
+
+impl<S, T: From<S>> From<BatchResult<S>> for BatchOut<T> {
+    fn from(result: BatchResult<S>) -> BatchOut<T> {
+        BatchOut {
+            successful: result.successful.into_iter().map(T::from).collect(),
+            failed: result.failed.into_iter().map(FailedOut::from).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FailedOut {
+    id: String,
+    sender_fault: bool,
+    code: String,
+    message: String,
+}
+
+impl From<BatchResultErrorEntry> for FailedOut {
+    fn from(f: BatchResultErrorEntry) -> FailedOut {
+        FailedOut {
+            id: f.id,
+            sender_fault: f.sender_fault,
+            code: f.code,
+            message: f.message,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SentOut {
+    id: String,
+    message_id: String,
+    #[serde(rename = "MD5OfMessageBody")]
+    md5_of_message_body: String,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    md5_of_message_attributes: Option<String>,
+}
+
+impl From<SendMessageBatchResultEntry> for SentOut {
+    fn from(r: SendMessageBatchResultEntry) -> SentOut {
+        SentOut {
+            id: r.id,
+            message_id: r.message_id,
+            md5_of_message_body: r.md5_of_message_body,
+            md5_of_message_attributes: r.md5_of_message_attributes,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdOut {
+    id: String,
+}
+
+impl From<String> for IdOut {
+    fn from(id: String) -> IdOut {
+        IdOut { id }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(attributes: bool) -> Message {
+        let mut m = Message {
+            message_id: "id".into(),
+            receipt_handle: "rh".into(),
+            md5_of_body: "md5".into(),
+            body: "{\"a\":1}".into(),
+            attributes: BTreeMap::new(),
+            md5_of_message_attributes: None,
+            message_attributes: MessageAttributes::new(),
+        };
+        if attributes {
+            m.attributes
+                .insert("ApproximateReceiveCount".into(), "2".into());
+            m.md5_of_message_attributes = Some("amd5".into());
+            m.message_attributes.insert(
+                "k".into(),
+                MessageAttributeValue {
+                    data_type: "Binary".into(),
+                    string_value: None,
+                    binary_value: Some(vec![0, 1]),
+                },
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn typed_answers_keep_the_wire_names_and_leave_out_empty_members() {
+        let answer = Answer::Received {
+            messages: vec![message(false).into(), message(true).into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            concat!(
+                r#"{"Messages":[{"MessageId":"id","ReceiptHandle":"rh","MD5OfBody":"md5","Body":"{\"a\":1}"},"#,
+                r#"{"MessageId":"id","ReceiptHandle":"rh","MD5OfBody":"md5","Body":"{\"a\":1}","#,
+                r#""Attributes":{"ApproximateReceiveCount":"2"},"MD5OfMessageAttributes":"amd5","#,
+                r#""MessageAttributes":{"k":{"BinaryValue":"AAE=","DataType":"Binary"}}}]}"#
+            )
+        );
+        let answer = Answer::Done(BatchOut::from(BatchResult {
+            successful: vec!["a".to_owned()],
+            failed: vec![BatchResultErrorEntry {
+                id: "b".into(),
+                sender_fault: true,
+                code: "ReceiptHandleIsInvalid".into(),
+                message: "no".into(),
+            }],
+        }));
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"Successful":[{"Id":"a"}],"Failed":[{"Id":"b","SenderFault":true,"Code":"ReceiptHandleIsInvalid","Message":"no"}]}"#
+        );
     }
 }
