@@ -117,6 +117,21 @@ where
     })
 }
 
+/// Awaits an engine call made on the async side (one that waits only on [`store::Pending`]
+/// writes), answering a panic in it as an internal error, as [`blocking`] does.
+pub async fn guard<T, E: Into<ApiError>>(
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ApiError> {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            Err(ApiError::internal("The request handler failed"))
+        }
+    }
+}
+
 /// The protocol and operation of a request, from its headers alone.
 fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
     let Some(target) = parts.headers.get("x-amz-target") else {

@@ -26,7 +26,7 @@ use sqs::{
 
 use crate::error::ApiError;
 use crate::object;
-use crate::server::{blocking, json_response, xml_response, App, RequestCtx};
+use crate::server::{blocking, guard, json_response, xml_response, App, RequestCtx};
 use crate::sqs_query;
 use crate::wire::{top, Obj, WireError};
 
@@ -99,14 +99,39 @@ async fn call(
     query: bool,
 ) -> Result<Answer, ApiError> {
     let sqs = app.services.sqs.clone();
-    if operation == "ReceiveMessage" {
-        let request = top(&request, query)
-            .and_then(receive_request)
-            .map_err(wire_error(query))?;
-        let messages = long_poll(app, sqs, request).await?;
-        return Ok(Answer::Received {
-            messages: messages.into_iter().map(MessageOut::from).collect(),
-        });
+    // The queue cycle's operations wait for their commit on the async side (their engine calls
+    // are async); the others run in place through `blocking`.
+    match operation {
+        "ReceiveMessage" => {
+            let request = top(&request, query)
+                .and_then(receive_request)
+                .map_err(wire_error(query))?;
+            let messages = long_poll(app, &sqs, request).await?;
+            return Ok(Answer::Received {
+                messages: messages.into_iter().map(MessageOut::from).collect(),
+            });
+        }
+        "SendMessageBatch" => {
+            let (url, entries) = top(&request, query)
+                .and_then(|o| {
+                    let entries = send_entries(o)?;
+                    Ok((o.req_str("QueueUrl")?, entries))
+                })
+                .map_err(wire_error(query))?;
+            let result = guard(sqs.send_message_batch_async(url, entries)).await?;
+            return Ok(Answer::Sent(BatchOut::from(result)));
+        }
+        "DeleteMessageBatch" => {
+            let (url, entries) = top(&request, query)
+                .and_then(|o| {
+                    let entries = delete_entries(o)?;
+                    Ok((o.req_str("QueueUrl")?, entries))
+                })
+                .map_err(wire_error(query))?;
+            let result = guard(sqs.delete_message_batch_async(url, entries)).await?;
+            return Ok(Answer::Done(BatchOut::from(result)));
+        }
+        _ => {}
     }
     let base_url = ctx.base_url.clone();
     let operation = operation.to_owned();
@@ -117,27 +142,22 @@ async fn call(
 /// until the wait time passes on the engine's clock.
 async fn long_poll(
     app: &Arc<App>,
-    sqs: Sqs,
+    sqs: &Sqs,
     request: ReceiveMessage,
 ) -> Result<Vec<Message>, ApiError> {
     let clock = Arc::clone(&app.services.clock);
     let start = clock.now_millis();
-    let request = Arc::new(request);
-    let attempt = |sqs: &Sqs| {
-        let sqs = sqs.clone();
-        let request = Arc::clone(&request);
-        blocking(move || Ok(sqs.try_receive_message(&request)?))
-    };
+    let attempt = || guard(sqs.try_receive_message(&request));
     // The first attempt comes before the queue's signal is looked up, so that receives on queues
     // that do not exist fail without leaving a signal behind.
-    let first = attempt(&sqs).await?;
+    let first = attempt().await?;
     if !first.messages.is_empty() || first.wait_time_seconds <= 0 {
         return Ok(first.messages);
     }
     let signal = sqs.queue_signal(&request.queue_url)?;
     loop {
         let seen = signal.version();
-        let attempt = attempt(&sqs).await?;
+        let attempt = attempt().await?;
         if !attempt.messages.is_empty() {
             return Ok(attempt.messages);
         }
@@ -295,40 +315,9 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Answer,
                 "MD5OfMessageAttributes" => result.md5_of_message_attributes,
             }
         }
-        "SendMessageBatch" => {
-            let entries = o
-                .objs("Entries")?
-                .into_iter()
-                .map(|e| {
-                    Ok(SendMessageBatchEntry {
-                        id: e.req_str("Id")?.to_owned(),
-                        message_body: e.req_str("MessageBody")?.to_owned(),
-                        delay_seconds: e.i64("DelaySeconds")?,
-                        message_attributes: message_attributes(e, "MessageAttributes")?,
-                        aws_trace_header: trace_header(e)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, WireError>>()?;
-            let result = sqs.send_message_batch(o.req_str("QueueUrl")?, entries)?;
-            return Ok(Answer::Sent(BatchOut::from(result)));
-        }
         "DeleteMessage" => {
             sqs.delete_message(o.req_str("QueueUrl")?, o.req_str("ReceiptHandle")?)?;
             empty()
-        }
-        "DeleteMessageBatch" => {
-            let entries = o
-                .objs("Entries")?
-                .into_iter()
-                .map(|e| {
-                    Ok(DeleteMessageBatchEntry {
-                        id: e.req_str("Id")?.to_owned(),
-                        receipt_handle: e.req_str("ReceiptHandle")?.to_owned(),
-                    })
-                })
-                .collect::<Result<Vec<_>, WireError>>()?;
-            let result = sqs.delete_message_batch(o.req_str("QueueUrl")?, entries)?;
-            return Ok(Answer::Done(BatchOut::from(result)));
         }
         "ChangeMessageVisibility" => {
             let timeout = o
@@ -395,6 +384,33 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Answer,
             return Err(ApiError::unknown_operation(crate::Protocol::SqsJson, other).into());
         }
     }))
+}
+
+fn send_entries(o: Obj<'_>) -> Result<Vec<SendMessageBatchEntry>, WireError> {
+    o.objs("Entries")?
+        .into_iter()
+        .map(|e| {
+            Ok(SendMessageBatchEntry {
+                id: e.req_str("Id")?.to_owned(),
+                message_body: e.req_str("MessageBody")?.to_owned(),
+                delay_seconds: e.i64("DelaySeconds")?,
+                message_attributes: message_attributes(e, "MessageAttributes")?,
+                aws_trace_header: trace_header(e)?,
+            })
+        })
+        .collect()
+}
+
+fn delete_entries(o: Obj<'_>) -> Result<Vec<DeleteMessageBatchEntry>, WireError> {
+    o.objs("Entries")?
+        .into_iter()
+        .map(|e| {
+            Ok(DeleteMessageBatchEntry {
+                id: e.req_str("Id")?.to_owned(),
+                receipt_handle: e.req_str("ReceiptHandle")?.to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn string_map(map: std::collections::BTreeMap<String, String>) -> Value {

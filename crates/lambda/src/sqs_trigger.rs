@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::error::LambdaError;
 use crate::spec::SqsMappingSpec;
-use crate::{blocking, events, lock, Lambda};
+use crate::{events, lock, Lambda};
 
 /// The longest long poll (SQS's WaitTimeSeconds limit).
 const WAIT_SECONDS: i64 = 20;
@@ -185,8 +185,7 @@ async fn receive_batch(
             attribute_names: vec!["All".into()],
             message_attribute_names: vec!["All".into()],
         };
-        let this = sqs.clone();
-        let attempt = blocking(move || this.try_receive_message(&request)).await?;
+        let attempt = sqs.try_receive_message(&request).await?;
         let got = attempt.messages.len();
         batch.extend(attempt.messages);
         if batch.len() >= batch_size {
@@ -272,15 +271,17 @@ async fn process(lambda: &Lambda, mapping: &Mapping, batch: Vec<sqs::Message>) {
             receipt_handle: m.receipt_handle.clone(),
         })
         .collect();
-    let sqs = lambda.inner.deps.sqs.clone();
-    let queue = mapping.queue.clone();
-    let result = blocking(move || {
-        for chunk in entries.chunks(10) {
-            sqs.delete_message_batch(&queue, chunk.to_vec())?;
+    let sqs = &lambda.inner.deps.sqs;
+    let mut result = Ok(());
+    for chunk in entries.chunks(10) {
+        result = sqs
+            .delete_message_batch_async(&mapping.queue, chunk.to_vec())
+            .await
+            .map(drop);
+        if result.is_err() {
+            break;
         }
-        Ok::<_, sqs::SqsError>(())
-    })
-    .await;
+    }
     if let Err(e) = result {
         tracing::warn!(
             "mapping `{}`: deleting processed messages failed: {e}",

@@ -401,6 +401,15 @@ impl Sqs {
         queue_url: &str,
         entries: Vec<SendMessageBatchEntry>,
     ) -> Result<BatchResult<SendMessageBatchResultEntry>, SqsError> {
+        store::block_on(self.send_message_batch_async(queue_url, entries))
+    }
+
+    /// [`Sqs::send_message_batch`] for async callers: no thread waits for the commit.
+    pub async fn send_message_batch_async(
+        &self,
+        queue_url: &str,
+        entries: Vec<SendMessageBatchEntry>,
+    ) -> Result<BatchResult<SendMessageBatchResultEntry>, SqsError> {
         validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let size: usize = entries
             .iter()
@@ -428,49 +437,53 @@ impl Sqs {
         let shown = queue_url.to_owned();
         let now = self.now();
         let queue_name = name.clone();
-        let (result, any_visible) = self.inner.store.write(move |conn| {
-            let queue = schema::queue(conn, &queue_name, &shown)?;
-            let mut result = BatchResult {
-                successful: Vec::new(),
-                failed: Vec::new(),
-            };
-            let mut any_visible = false;
-            let prepared: Vec<(String, Result<Outgoing, SqsError>)> = prepared
-                .into_iter()
-                .map(|(id, m)| (id, m.and_then(|m| check_size(&queue, &m).map(|()| m))))
-                .collect();
-            let valid: Vec<&Outgoing> = prepared
-                .iter()
-                .filter_map(|(_, m)| m.as_ref().ok())
-                .collect();
-            // All valid messages go in one statement, which is atomic: if it fails, nothing of it
-            // stays, and each message is inserted alone so that the error lands on its own entry.
-            let together = insert_many(conn, &queue, &valid, now).is_ok();
-            drop(valid);
-            let mut stmt = conn.prepare_cached(INSERT_MESSAGE)?;
-            for (id, m) in prepared {
-                let inserted = m.and_then(|m| {
-                    if together {
-                        Ok((delay_of(&queue, &m) == 0, m))
-                    } else {
-                        insert(&mut stmt, &queue, &m, now).map(|v| (v, m))
+        let (result, any_visible) = self
+            .inner
+            .store
+            .submit(move |conn| {
+                let queue = schema::queue(conn, &queue_name, &shown)?;
+                let mut result = BatchResult {
+                    successful: Vec::new(),
+                    failed: Vec::new(),
+                };
+                let mut any_visible = false;
+                let prepared: Vec<(String, Result<Outgoing, SqsError>)> = prepared
+                    .into_iter()
+                    .map(|(id, m)| (id, m.and_then(|m| check_size(&queue, &m).map(|()| m))))
+                    .collect();
+                let valid: Vec<&Outgoing> = prepared
+                    .iter()
+                    .filter_map(|(_, m)| m.as_ref().ok())
+                    .collect();
+                // All valid messages go in one statement, which is atomic: if it fails, nothing of it
+                // stays, and each message is inserted alone so that the error lands on its own entry.
+                let together = insert_many(conn, &queue, &valid, now).is_ok();
+                drop(valid);
+                let mut stmt = conn.prepare_cached(INSERT_MESSAGE)?;
+                for (id, m) in prepared {
+                    let inserted = m.and_then(|m| {
+                        if together {
+                            Ok((delay_of(&queue, &m) == 0, m))
+                        } else {
+                            insert(&mut stmt, &queue, &m, now).map(|v| (v, m))
+                        }
+                    });
+                    match inserted {
+                        Ok((visible, m)) => {
+                            any_visible |= visible;
+                            result.successful.push(SendMessageBatchResultEntry {
+                                id,
+                                message_id: m.message_id,
+                                md5_of_message_body: m.body_md5,
+                                md5_of_message_attributes: m.attributes_md5,
+                            });
+                        }
+                        Err(e) => result.failed.push(batch_error(&id, &e)),
                     }
-                });
-                match inserted {
-                    Ok((visible, m)) => {
-                        any_visible |= visible;
-                        result.successful.push(SendMessageBatchResultEntry {
-                            id,
-                            message_id: m.message_id,
-                            md5_of_message_body: m.body_md5,
-                            md5_of_message_attributes: m.attributes_md5,
-                        });
-                    }
-                    Err(e) => result.failed.push(batch_error(&id, &e)),
                 }
-            }
-            Ok::<_, SqsError>((result, any_visible))
-        })?;
+                Ok::<_, SqsError>((result, any_visible))
+            })
+            .await?;
         self.count(&name, Count::Sent, result.successful.len() as u64);
         if any_visible {
             self.notify(&name);
@@ -520,7 +533,7 @@ impl Sqs {
         let start = self.now();
         loop {
             let seen = signal.version();
-            let received = self.receive_once(name, &request.queue_url, &params)?;
+            let received = store::block_on(self.receive_once(name, &request.queue_url, &params))?;
             if !received.messages.is_empty() {
                 return Ok(ReceiveMessageResult {
                     messages: received.messages,
@@ -552,13 +565,13 @@ impl Sqs {
     /// One ReceiveMessage attempt that never waits, for an async endpoint driving its own long poll
     /// with [`Sqs::queue_signal`]: take the signal's version, call this, and if it returned nothing
     /// await [`crate::Signal::changed`] until the wait ends or `next_visible_ms` comes.
-    pub fn try_receive_message(
+    pub async fn try_receive_message(
         &self,
         request: &ReceiveMessage,
     ) -> Result<ReceiveAttempt, SqsError> {
         let params = receive_params(request)?;
         let name = name_from_url(&request.queue_url)?;
-        let received = self.receive_once(name, &request.queue_url, &params)?;
+        let received = self.receive_once(name, &request.queue_url, &params).await?;
         let wait_time_seconds = params
             .wait_time_seconds
             .unwrap_or(received.queue_wait_seconds);
@@ -574,7 +587,7 @@ impl Sqs {
         })
     }
 
-    fn receive_once(
+    async fn receive_once(
         &self,
         name: &str,
         shown: &str,
@@ -590,7 +603,7 @@ impl Sqs {
         let system = params.system.clone();
         let all_system = params.all_system;
         let wanted_attributes = params.message_attribute_names.clone();
-        let received = self.inner.store.write(move |conn| {
+        let received = self.inner.store.submit(move |conn| {
             let queue = schema::queue(conn, &name, &shown)?;
             let limit = this.inner.config.max_inflight_messages;
             // Every in-flight message is invisible, so the invisible ones, counted on the index alone
@@ -702,7 +715,8 @@ impl Sqs {
                 next_visible_ms,
                 dead_lettered,
             })
-        })?;
+        })
+        .await?;
         self.count(queue_name, Count::Received, received.messages.len() as u64);
         if let Some(dlq) = &received.dead_lettered {
             self.notify(dlq);
@@ -801,29 +815,42 @@ impl Sqs {
         queue_url: &str,
         entries: Vec<DeleteMessageBatchEntry>,
     ) -> Result<BatchResult<String>, SqsError> {
+        store::block_on(self.delete_message_batch_async(queue_url, entries))
+    }
+
+    /// [`Sqs::delete_message_batch`] for async callers: no thread waits for the commit.
+    pub async fn delete_message_batch_async(
+        &self,
+        queue_url: &str,
+        entries: Vec<DeleteMessageBatchEntry>,
+    ) -> Result<BatchResult<String>, SqsError> {
         validate::batch_ids(entries.iter().map(|e| e.id.as_str()))?;
         let name = name_from_url(queue_url)?.to_owned();
         let shown = queue_url.to_owned();
         let queue_name = name.clone();
-        let (result, deleted) = self.inner.store.write(move |conn| {
-            let queue_id = schema::queue_id(conn, &queue_name, &shown)?;
-            let mut result = BatchResult {
-                successful: Vec::with_capacity(entries.len()),
-                failed: Vec::new(),
-            };
-            let mut deleted = 0;
-            let mut stmt = conn.prepare_cached(DELETE_BY_HANDLE)?;
-            for e in entries {
-                match delete_by_handle(&mut stmt, queue_id, &e.receipt_handle) {
-                    Ok(n) => {
-                        deleted += n;
-                        result.successful.push(e.id);
+        let (result, deleted) = self
+            .inner
+            .store
+            .submit(move |conn| {
+                let queue_id = schema::queue_id(conn, &queue_name, &shown)?;
+                let mut result = BatchResult {
+                    successful: Vec::with_capacity(entries.len()),
+                    failed: Vec::new(),
+                };
+                let mut deleted = 0;
+                let mut stmt = conn.prepare_cached(DELETE_BY_HANDLE)?;
+                for e in entries {
+                    match delete_by_handle(&mut stmt, queue_id, &e.receipt_handle) {
+                        Ok(n) => {
+                            deleted += n;
+                            result.successful.push(e.id);
+                        }
+                        Err(err) => result.failed.push(batch_error(&e.id, &err)),
                     }
-                    Err(err) => result.failed.push(batch_error(&e.id, &err)),
                 }
-            }
-            Ok::<_, SqsError>((result, deleted))
-        })?;
+                Ok::<_, SqsError>((result, deleted))
+            })
+            .await?;
         self.count(&name, Count::Deleted, deleted as u64);
         Ok(result)
     }

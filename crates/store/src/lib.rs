@@ -20,14 +20,17 @@
 //! never wait for the writer. Time is not read from the system here: services take a [`Clock`] so
 //! that every time rule can be tested on virtual time ([`ManualClock`]).
 //!
-//! Layout: `store.rs` holds [`Store`] and its writer thread, `clock.rs` the clocks, `error.rs` the
-//! error type, `blocking.rs` (feature `async`) the helper async callers go through. The store
+//! Layout: `store.rs` holds [`Store`] and its writer thread, `pending.rs` a write waiting for its
+//! commit ([`Pending`], which async callers await and others wait on), `clock.rs` the clocks,
+//! `error.rs` the error type, `blocking.rs` (feature `async`) the helper async callers go through
+//! for everything else. The store
 //! knows nothing of HTTP, JSON or AWS names.
 
 #[cfg(feature = "async")]
 mod blocking;
 mod clock;
 mod error;
+mod pending;
 mod store;
 
 #[cfg(feature = "async")]
@@ -35,6 +38,7 @@ pub use blocking::blocking;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use pending::{block_on, Pending};
 /// The SQLite binding the closures receive, re-exported so that every service uses the same version.
 pub use rusqlite;
 pub use store::{Durability, Options, Store, StoreStats};

@@ -1,13 +1,12 @@
 //! [`Store`]: one SQLite database in WAL mode, one writer thread doing group commit, pooled readers.
 //!
 //! Layout of a write: the caller boxes its closure into a [`Job`] and sends it to the writer thread,
-//! then blocks on its own reply channel. The writer takes every job waiting at that moment, opens one
+//! then waits for the answer in its [`Pending`] (awaiting it, or blocking on it). The writer takes every job waiting at that moment, opens one
 //! transaction, runs each job inside its own savepoint, goes on with the jobs that arrived meanwhile
 //! until none is waiting (up to [`MAX_BATCH`] in all), commits once, and only then lets each job
 //! send its reply. A reply therefore always describes committed state.
 
-use std::any::Any;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -18,6 +17,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::pending::{self, Pending, Replier};
 use crate::StoreError;
 
 /// How far a committed write survives.
@@ -98,11 +98,9 @@ trait Work: Send {
 
 type Job = Box<dyn Work>;
 
-type Reply<T, E> = Result<Result<T, E>, Box<dyn Any + Send>>;
-
-struct WriteJob<F, T, E> {
+struct WriteJob<F, T, E: From<StoreError>> {
     f: F,
-    reply: mpsc::SyncSender<Reply<T, E>>,
+    reply: Replier<T, E>,
 }
 
 impl<F, T, E> Work for WriteJob<F, T, E>
@@ -125,14 +123,14 @@ where
                     }
                     (Ok(result), _) => Ok(result),
                 };
-                // The caller may have gone (its thread panicked); nobody is left to tell.
-                let _ = reply.send(answer);
+                // The caller may have gone (its future was dropped); nobody is left to tell.
+                reply.send(answer);
             }),
         }
     }
 
     fn fail(self: Box<Self>, message: &str) {
-        let _ = self.reply.send(Ok(Err(E::from(StoreError::CommitFailed(
+        self.reply.send(Ok(Err(E::from(StoreError::CommitFailed(
             message.to_owned(),
         )))));
     }
@@ -280,16 +278,25 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (reply_tx, reply_rx) = mpsc::sync_channel::<Reply<T, E>>(1);
-        let job: Job = Box::new(WriteJob { f, reply: reply_tx });
-        let sender = self.inner.sender.as_ref().ok_or(StoreError::WriterGone)?;
-        self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        sender.send(job).map_err(|_| StoreError::WriterGone)?;
-        match reply_rx.recv() {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => resume_unwind(panic),
-            Err(_) => Err(E::from(StoreError::WriterGone)),
+        self.submit(f).wait()
+    }
+
+    /// [`Store::write`] without waiting: hands `f` to the writer thread and returns its
+    /// [`Pending`] result, a future that completes once the transaction holding `f` has committed.
+    /// An async caller awaits it without holding a thread while the writer works.
+    pub fn submit<T, E, F>(&self, f: F) -> Pending<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, pending) = pending::pending();
+        // A job that cannot be sent is dropped, and its dropped replier answers WriterGone.
+        if let Some(sender) = self.inner.sender.as_ref() {
+            self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
+            let _ = sender.send(Box::new(WriteJob { f, reply }) as Job);
         }
+        pending
     }
 
     /// Copies every committed page from the WAL into the database file, syncs it and truncates the

@@ -138,10 +138,10 @@ fn an_empty_receive_counts_once_when_its_wait_is_over() {
     let e = env();
     let q = e.create("q", &[]);
     // A non-waiting attempt is the whole receive: it counts.
-    let attempt = e.sqs.try_receive_message(&receive_request(&q, 0)).unwrap();
+    let attempt = store::block_on(e.sqs.try_receive_message(&receive_request(&q, 0))).unwrap();
     assert!(attempt.messages.is_empty());
     // An attempt of a long poll does not; its driver counts the poll's empty end, once.
-    let attempt = e.sqs.try_receive_message(&receive_request(&q, 20)).unwrap();
+    let attempt = store::block_on(e.sqs.try_receive_message(&receive_request(&q, 20))).unwrap();
     assert!(attempt.messages.is_empty());
     assert_eq!(attempt.wait_time_seconds, 20);
     check_activity(&e, &[("q", 0, 0, 0, 1)]);
@@ -149,7 +149,7 @@ fn an_empty_receive_counts_once_when_its_wait_is_over() {
     check_activity(&e, &[("q", 0, 0, 0, 1)]);
     // An attempt that finds messages counts them as received.
     e.send(&q, "m");
-    let attempt = e.sqs.try_receive_message(&receive_request(&q, 20)).unwrap();
+    let attempt = store::block_on(e.sqs.try_receive_message(&receive_request(&q, 20))).unwrap();
     assert_eq!(attempt.messages.len(), 1);
     check_activity(&e, &[("q", 1, 1, 0, 0)]);
 }

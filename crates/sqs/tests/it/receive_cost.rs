@@ -70,14 +70,12 @@ fn cycle_steps(depth: usize) -> [u64; 3] {
         let before = counter.load(Ordering::Relaxed);
         e.sqs.send_message_batch(&q, entries).unwrap();
         let sent = counter.load(Ordering::Relaxed);
-        let received = e
-            .sqs
-            .try_receive_message(&ReceiveMessage {
-                queue_url: q.clone(),
-                max_number_of_messages: Some(10),
-                ..ReceiveMessage::default()
-            })
-            .unwrap();
+        let received = store::block_on(e.sqs.try_receive_message(&ReceiveMessage {
+            queue_url: q.clone(),
+            max_number_of_messages: Some(10),
+            ..ReceiveMessage::default()
+        }))
+        .unwrap();
         assert_eq!(received.messages.len(), 10);
         let after_receive = counter.load(Ordering::Relaxed);
         let entries = received

@@ -258,13 +258,11 @@ fn queue_signal_future_completes_when_a_message_is_sent() {
     let q = e.create("q", &[]);
     let signal = e.sqs.queue_signal(&q).unwrap();
     let seen = signal.version();
-    let attempt = e
-        .sqs
-        .try_receive_message(&ReceiveMessage {
-            queue_url: q.clone(),
-            ..ReceiveMessage::default()
-        })
-        .unwrap();
+    let attempt = store::block_on(e.sqs.try_receive_message(&ReceiveMessage {
+        queue_url: q.clone(),
+        ..ReceiveMessage::default()
+    }))
+    .unwrap();
     assert!(attempt.messages.is_empty());
     assert_eq!(attempt.next_visible_ms, None);
     let flag = Arc::new(Flag(false.into()));

@@ -168,6 +168,26 @@ fn concurrent_writers_are_coalesced_and_all_acknowledged_writes_persist() {
     assert_eq!(rows(&store).len(), threads * per_thread);
 }
 
+/// An awaited write holds no thread: on a single-threaded runtime, a write that finishes only
+/// once another task of the same thread has run still commits. Waiting on the thread instead
+/// (`Pending::wait`, or `Store::write`) would leave that task unrun, and the write would refuse.
+#[tokio::test(flavor = "current_thread")]
+async fn an_awaited_write_leaves_its_thread_to_other_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let (go, gone) = mpsc::channel::<()>();
+    let pending = store.submit(move |c: &Connection| {
+        gone.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| TestError::Refused("no other task ran".into()))?;
+        c.execute("INSERT INTO t (k, v) VALUES (1, 'a')", [])?;
+        Ok::<_, TestError>(())
+    });
+    tokio::spawn(async move { go.send(()).unwrap() });
+    pending.await.unwrap();
+    assert_eq!(rows(&store), ["1=a"]);
+}
+
 #[test]
 fn a_failing_sql_statement_fails_only_its_own_write() {
     let dir = tempfile::tempdir().unwrap();
