@@ -1,9 +1,10 @@
 //! DynamoDB and DynamoDB Streams over AWS JSON 1.0: one translation per operation of the engine.
 //!
-//! Each operation reads its members into the engine's typed input, calls the engine on the
-//! blocking pool and writes the typed output back as JSON. PutItem, BatchWriteItem and
-//! BatchGetItem first try the fast path of `dynamodb_typed`, which reads the body straight into
-//! the engine's input and shares the call and the answer below. Members the engine has no use for
+//! Each operation reads its members into the engine's typed input, calls the engine through
+//! `blocking` and writes the typed output back as JSON. PutItem, BatchWriteItem and BatchGetItem
+//! first try the fast path of `dynamodb_typed`, which reads the body straight into the engine's
+//! input on the async side; its PutItem and BatchWriteItem then await their commit (the engine's
+//! async forms), and every path shares the answers below. Members the engine has no use for
 //! (`ReturnConsumedCapacity`, `ReturnItemCollectionMetrics`) are accepted and ignored, as a local
 //! endpoint has no capacity to report.
 
@@ -12,12 +13,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dynamodb::{
-    AttributeDefinition, BatchGetItemInput, BatchWriteItemInput, BillingMode, CreateTableInput,
-    DeleteItemInput, DynamoDb, GetItemInput, GetRecordsInput, GetShardIteratorInput,
-    KeysAndAttributes, ListStreamsInput, ListTablesInput, ProvisionedThroughput, PutItemInput,
-    QueryInput, ReturnOnFailure, ReturnValues, ScanInput, Select, StreamSpecification,
-    StreamViewType, TransactGetItem, TransactGetItemsInput, TransactWriteItem,
-    TransactWriteItemsInput, UpdateItemInput, WriteRequest,
+    AttributeDefinition, BatchGetItemInput, BatchWriteItemInput, BatchWriteItemOutput, BillingMode,
+    CreateTableInput, DeleteItemInput, DynamoDb, GetItemInput, GetRecordsInput,
+    GetShardIteratorInput, KeysAndAttributes, ListStreamsInput, ListTablesInput,
+    ProvisionedThroughput, PutItemInput, PutItemOutput, QueryInput, ReturnOnFailure, ReturnValues,
+    ScanInput, Select, StreamSpecification, StreamViewType, TransactGetItem, TransactGetItemsInput,
+    TransactWriteItem, TransactWriteItemsInput, UpdateItemInput, WriteRequest,
 };
 use http_body_util::Full;
 use hyper::Response;
@@ -30,7 +31,7 @@ use crate::dynamodb_values::{
 };
 use crate::error::{ApiError, Protocol};
 use crate::object;
-use crate::server::{blocking, json_response, App, RequestCtx};
+use crate::server::{blocking, guard, json_response, App, RequestCtx};
 use crate::wire::{top, Obj, WireError};
 
 /// A request with `X-Amz-Target: DynamoDB_20120810.*` or `DynamoDBStreams_20120810.*`.
@@ -42,12 +43,13 @@ pub async fn handle(
     body: Bytes,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let engine = app.services.dynamodb.clone();
-    let result = blocking(move || {
-        if protocol != Protocol::DynamoDbStreams {
-            if let Some(input) = dynamodb_typed::read(&operation, &body) {
-                return run_typed(&engine, input);
-            }
+    if protocol != Protocol::DynamoDbStreams {
+        if let Some(input) = dynamodb_typed::read(&operation, &body) {
+            let result = run_typed(&engine, input).await?;
+            return Ok(json_response(&result, &ctx.request_id));
         }
+    }
+    let result = blocking(move || {
         let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Map::new())
         } else {
@@ -89,18 +91,15 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
                 "LastEvaluatedTableName" => output.last_evaluated_table_name,
             }
         }
-        "PutItem" => put_item(
-            db,
-            PutItemInput {
-                table_name: o.req_str("TableName")?.to_owned(),
-                item: req_item(o, "Item")?,
-                condition_expression: o.string("ConditionExpression")?,
-                expression_attribute_names: names_member(o)?,
-                expression_attribute_values: values_member(o)?,
-                return_values: return_values(o)?,
-                return_values_on_condition_check_failure: return_on_failure(o)?,
-            },
-        )?,
+        "PutItem" => put_answer(db.put_item(PutItemInput {
+            table_name: o.req_str("TableName")?.to_owned(),
+            item: req_item(o, "Item")?,
+            condition_expression: o.string("ConditionExpression")?,
+            expression_attribute_names: names_member(o)?,
+            expression_attribute_values: values_member(o)?,
+            return_values: return_values(o)?,
+            return_values_on_condition_check_failure: return_on_failure(o)?,
+        })?),
         "GetItem" => {
             let output = db.get_item(GetItemInput {
                 table_name: o.req_str("TableName")?.to_owned(),
@@ -190,7 +189,7 @@ fn tables_and_items(db: &DynamoDb, operation: &str, o: Obj<'_>) -> Result<Value,
                 }
                 request_items.insert(table.clone(), writes);
             }
-            batch_write_item(db, BatchWriteItemInput { request_items })?
+            batch_write_answer(db.batch_write_item(BatchWriteItemInput { request_items })?)
         }
         "BatchGetItem" => {
             let mut request_items = BTreeMap::new();
@@ -394,23 +393,27 @@ fn create_table_input(o: Obj<'_>) -> Result<CreateTableInput, ApiError> {
     })
 }
 
-/// The operations with a fast path (`dynamodb_typed`): each is called from both paths.
-fn run_typed(db: &DynamoDb, input: Input) -> Result<Value, ApiError> {
+/// The operations with a fast path (`dynamodb_typed`), run from the async side: the writes
+/// await their commit (no thread waits for it), the read runs through `blocking`.
+async fn run_typed(db: &DynamoDb, input: Input) -> Result<Value, ApiError> {
     match input {
-        Input::Put(input) => put_item(db, input),
-        Input::BatchWrite(input) => batch_write_item(db, input),
-        Input::BatchGet(input) => batch_get_item(db, input),
+        Input::Put(input) => guard(db.put_item_async(input)).await.map(put_answer),
+        Input::BatchWrite(input) => guard(db.batch_write_item_async(input))
+            .await
+            .map(batch_write_answer),
+        Input::BatchGet(input) => {
+            let db = db.clone();
+            blocking(move || batch_get_item(&db, input)).await
+        }
     }
 }
 
-fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Value, ApiError> {
-    let output = db.put_item(input)?;
-    Ok(object! { "Attributes" => output.attributes.as_ref().map(item_json) })
+fn put_answer(output: PutItemOutput) -> Value {
+    object! { "Attributes" => output.attributes.as_ref().map(item_json) }
 }
 
-fn batch_write_item(db: &DynamoDb, input: BatchWriteItemInput) -> Result<Value, ApiError> {
-    db.batch_write_item(input)?;
-    Ok(object! { "UnprocessedItems" => Value::Object(Map::new()) })
+fn batch_write_answer(_: BatchWriteItemOutput) -> Value {
+    object! { "UnprocessedItems" => Value::Object(Map::new()) }
 }
 
 fn batch_get_item(db: &DynamoDb, input: BatchGetItemInput) -> Result<Value, ApiError> {

@@ -113,6 +113,15 @@ impl DynamoDb {
         F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
+        self.submit(f).wait()
+    }
+
+    /// [`DynamoDb::write`] without waiting: the write's commit as a future.
+    fn submit<T, F>(&self, f: F) -> store::Pending<T, Error>
+    where
+        F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
+        T: Send + 'static,
+    {
         let now = self.now();
         let last = self.last_trim_ms.load(Ordering::Relaxed);
         let trim = now - last >= TRIM_EVERY_MS
@@ -120,7 +129,7 @@ impl DynamoDb {
                 .last_trim_ms
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
-        self.store.write(move |conn| {
+        self.store.submit(move |conn| {
             if trim {
                 write::trim_streams(conn, now - stream::RETENTION_MS)?;
             }
@@ -171,10 +180,19 @@ impl DynamoDb {
     // ---- items ----
 
     pub fn put_item(&self, input: PutItemInput) -> Result<PutItemOutput, Error> {
+        store::block_on(self.put_item_async(input))
+    }
+
+    /// [`DynamoDb::put_item`] for async callers: no thread waits for the commit. (The table's
+    /// schema is read on the caller's thread the first time a table is written; it is cached
+    /// after that.)
+    pub async fn put_item_async(&self, input: PutItemInput) -> Result<PutItemOutput, Error> {
         let mut action = write::prepare_put(input)?;
         let meta = self.schema(&action.table)?;
         action.pre_encode(&meta)?;
-        let attributes = self.write(move |ctx| write::run_single(ctx, action))?;
+        let attributes = self
+            .submit(move |ctx| write::run_single(ctx, action))
+            .await?;
         Ok(PutItemOutput { attributes })
     }
 
@@ -205,6 +223,14 @@ impl DynamoDb {
     /// Writes up to 25 puts and deletes. All of them are written in one store transaction, so
     /// `unprocessed_items` is always empty.
     pub fn batch_write_item(
+        &self,
+        input: BatchWriteItemInput,
+    ) -> Result<BatchWriteItemOutput, Error> {
+        store::block_on(self.batch_write_item_async(input))
+    }
+
+    /// [`DynamoDb::batch_write_item`] for async callers, as [`DynamoDb::put_item_async`].
+    pub async fn batch_write_item_async(
         &self,
         input: BatchWriteItemInput,
     ) -> Result<BatchWriteItemOutput, Error> {
@@ -270,7 +296,9 @@ impl DynamoDb {
         }
         drop(keys);
         drop(delete_keys);
-        let written = self.write(move |ctx| write::run_batch(ctx, actions))?;
+        let written = self
+            .submit(move |ctx| write::run_batch(ctx, actions))
+            .await?;
         drop(written);
         Ok(BatchWriteItemOutput::default())
     }
