@@ -404,7 +404,11 @@ impl Sqs {
         store::block_on(self.send_message_batch_async(queue_url, entries))
     }
 
-    /// [`Sqs::send_message_batch`] for async callers: no thread waits for the commit.
+    /// [`Sqs::send_message_batch`] for async callers: no thread waits for the commit. A future
+    /// dropped after its write was handed to the store (a client gone mid-request) leaves the
+    /// messages sent but skips the rest: the activity counts, and the signal to long-polling
+    /// receivers, which then find the messages at their next attempt (at the latest when their
+    /// wait ends).
     pub async fn send_message_batch_async(
         &self,
         queue_url: &str,
