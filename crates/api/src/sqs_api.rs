@@ -112,22 +112,12 @@ async fn call(
             });
         }
         "SendMessageBatch" => {
-            let (url, entries) = top(&request, query)
-                .and_then(|o| {
-                    let entries = send_entries(o)?;
-                    Ok((o.req_str("QueueUrl")?, entries))
-                })
-                .map_err(wire_error(query))?;
+            let (url, entries) = batch_request(&request, query, send_entries)?;
             let result = guard(sqs.send_message_batch_async(url, entries)).await?;
             return Ok(Answer::Sent(BatchOut::from(result)));
         }
         "DeleteMessageBatch" => {
-            let (url, entries) = top(&request, query)
-                .and_then(|o| {
-                    let entries = delete_entries(o)?;
-                    Ok((o.req_str("QueueUrl")?, entries))
-                })
-                .map_err(wire_error(query))?;
+            let (url, entries) = batch_request(&request, query, delete_entries)?;
             let result = guard(sqs.delete_message_batch_async(url, entries)).await?;
             return Ok(Answer::Done(BatchOut::from(result)));
         }
@@ -384,6 +374,21 @@ fn run(sqs: &Sqs, base_url: &str, operation: &str, o: Obj<'_>) -> Result<Answer,
             return Err(ApiError::unknown_operation(crate::Protocol::SqsJson, other).into());
         }
     }))
+}
+
+/// A batch request's queue URL and entries, read with `entries`. The entries are read first, so
+/// that a request wrong in both is answered about its entries.
+fn batch_request<T>(
+    request: &Value,
+    query: bool,
+    entries: fn(Obj<'_>) -> Result<Vec<T>, WireError>,
+) -> Result<(&str, Vec<T>), ApiError> {
+    top(request, query)
+        .and_then(|o| {
+            let entries = entries(o)?;
+            Ok((o.req_str("QueueUrl")?, entries))
+        })
+        .map_err(wire_error(query))
 }
 
 fn send_entries(o: Obj<'_>) -> Result<Vec<SendMessageBatchEntry>, WireError> {
