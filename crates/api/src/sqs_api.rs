@@ -4,8 +4,9 @@
 //! rebuilt into the same JSON shape by `sqs_query.rs`, with `lenient` reading numbers from
 //! strings. Results carry the JSON protocol's member names ([`Answer`]: plain structs for the
 //! queue cycle's operations, JSON values for the rest), which `sqs_query.rs` also renders as XML.
-//! ReceiveMessage is the one asynchronous operation: its long poll waits on the queue's signal on
-//! the async side instead of holding a thread.
+//! The queue cycle's operations (SendMessageBatch, ReceiveMessage, DeleteMessageBatch) call the
+//! engine's async forms, which await their commit without holding a thread, and ReceiveMessage's
+//! long poll waits on the queue's signal on the async side; the others run through `blocking`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

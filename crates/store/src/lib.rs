@@ -3,8 +3,8 @@
 //! Every service (SQS, DynamoDB) keeps its tables in one SQLite database per environment, opened
 //! through [`Store`]. The store guarantees three things and nothing more:
 //!
-//! - **Durable before reply.** [`Store::write`] returns only after the transaction holding the
-//!   caller's closure has committed. With [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode)
+//! - **Durable before reply.** [`Store::write`] returns, and the [`Pending`] of [`Store::submit`]
+//!   becomes ready, only after the transaction holding the caller's closure has committed. With [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode)
 //!   a commit survives a killed process; with [`Durability::Full`] it also survives power loss.
 //! - **Group commit.** All writes go through one writer thread that owns the only write connection.
 //!   It takes every closure waiting at that moment, runs each inside its own `SAVEPOINT` (so a
@@ -23,8 +23,7 @@
 //! Layout: `store.rs` holds [`Store`] and its writer thread, `pending.rs` a write waiting for its
 //! commit ([`Pending`], which async callers await and others wait on), `clock.rs` the clocks,
 //! `error.rs` the error type, `blocking.rs` (feature `async`) the helper async callers go through
-//! for everything else. The store
-//! knows nothing of HTTP, JSON or AWS names.
+//! for everything else. The store knows nothing of HTTP, JSON or AWS names.
 
 #[cfg(feature = "async")]
 mod blocking;

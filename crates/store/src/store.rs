@@ -1,10 +1,11 @@
 //! [`Store`]: one SQLite database in WAL mode, one writer thread doing group commit, pooled readers.
 //!
 //! Layout of a write: the caller boxes its closure into a [`Job`] and sends it to the writer thread,
-//! then waits for the answer in its [`Pending`] (awaiting it, or blocking on it). The writer takes every job waiting at that moment, opens one
-//! transaction, runs each job inside its own savepoint, goes on with the jobs that arrived meanwhile
-//! until none is waiting (up to [`MAX_BATCH`] in all), commits once, and only then lets each job
-//! send its reply. A reply therefore always describes committed state.
+//! then waits for the answer in its [`Pending`] (awaiting it, or blocking on it). The writer takes
+//! every job waiting at that moment, opens one transaction, runs each job inside its own savepoint,
+//! goes on with the jobs that arrived meanwhile until none is waiting (up to [`MAX_BATCH`] in all),
+//! commits once, and only then lets each job send its reply. A reply therefore always describes
+//! committed state.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
