@@ -21,7 +21,9 @@
 //! that every time rule can be tested on virtual time ([`ManualClock`]).
 //!
 //! Layout: `store.rs` holds [`Store`] and its writer thread, `pending.rs` a write waiting for its
-//! commit ([`Pending`], which async callers await and others wait on), `clock.rs` the clocks,
+//! commit ([`Pending`], which async callers await and others wait on), `wal_vfs.rs` the VFS every
+//! connection opens with (the default one, writing each commit's WAL frames in one system call
+//! rather than two per page), `clock.rs` the clocks,
 //! `error.rs` the error type, `blocking.rs` (feature `async`) the helper async callers go through
 //! for everything else. The store knows nothing of HTTP, JSON or AWS names.
 
@@ -31,6 +33,7 @@ mod clock;
 mod error;
 mod pending;
 mod store;
+mod wal_vfs;
 
 #[cfg(feature = "async")]
 pub use blocking::blocking;

@@ -19,7 +19,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::pending::{self, Pending, Replier};
-use crate::StoreError;
+use crate::{wal_vfs, StoreError};
 
 /// How far a committed write survives.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -378,12 +378,19 @@ fn to_owned(migrations: &[&str]) -> Vec<String> {
 }
 
 fn open_connection(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
+    wal_vfs::register().map_err(|rc| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rc),
+            Some("could not register the cascade-wal VFS".to_owned()),
+        )
+    })?;
+    let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI,
+        wal_vfs::NAME,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;

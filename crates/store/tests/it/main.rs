@@ -486,3 +486,63 @@ fn a_reader_holding_an_old_snapshot_delays_the_wal_bound_without_blocking_writes
     );
     assert_eq!(rows(&store).len(), 250);
 }
+
+/// What a crash leaves behind at this moment: the database file and its WAL, copied while the
+/// store is open, opened with SQLite's default VFS, which recovers the WAL by its checksums.
+fn crash_image(dir: &tempfile::TempDir, to: &std::path::Path) -> Connection {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["state.db-wal", "state.db"] {
+        std::fs::copy(dir.path().join("env").join(name), to.join(name)).unwrap();
+    }
+    let conn = Connection::open(to.join("state.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    conn
+}
+
+/// Every acknowledged commit is in the WAL file when the write returns, whatever its shape: small
+/// commits, and one transaction too large for the page cache, whose pages SQLite writes to the
+/// WAL before the commit and then writes again, in place, when they change once more.
+#[test]
+fn every_acknowledged_commit_is_in_the_files_when_the_write_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    for k in 0..20 {
+        insert(&store, k, "small").unwrap();
+    }
+    let image = crash_image(&dir, &dir.path().join("after-small"));
+    let n: i64 = image
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 20);
+
+    // About 30 MB in one transaction, beyond the 8 MiB page cache, then the first rows again.
+    store
+        .write(|c: &Connection| -> Result<(), TestError> {
+            let mut insert = c.prepare_cached("INSERT INTO t (k, v) VALUES (?1, ?2)")?;
+            for k in 100..3_100 {
+                insert.execute(rusqlite::params![k, format!("{k:>10000}")])?;
+            }
+            c.execute("UPDATE t SET v = 'changed ' || k WHERE k < 400", [])?;
+            Ok(())
+        })
+        .unwrap();
+    let image = crash_image(&dir, &dir.path().join("after-large"));
+    let (n, changed, length): (i64, i64, i64) = image
+        .query_row(
+            "SELECT count(*), sum(v LIKE 'changed %'), sum(length(v)) FROM t",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(n, 3_020);
+    assert_eq!(changed, 20 + 300);
+    let changed_length: i64 = (0..20)
+        .chain(100..400)
+        .map(|k| format!("changed {k}").len() as i64)
+        .sum();
+    assert_eq!(length, changed_length + 2_700 * 10_000);
+}
