@@ -123,6 +123,10 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xUnfetch: None,
 };
 
+/// SAFETY (this and every method below): SQLite hands `open` an allocation of this VFS's
+/// `szOsFile` bytes, room for a [`WalFile`] and the default VFS's object at [`REAL_AT`]. The
+/// methods are reached only through [`WAL_METHODS`], which only `open` installs, on the
+/// [`WalFile`] it wrote; SQLite uses a file from one thread at a time and never after `close`.
 unsafe extern "C" fn open(
     _vfs: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
