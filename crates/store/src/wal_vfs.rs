@@ -287,3 +287,32 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
         closed
     }
 }
+
+/// Syncs the main database file of `conn` to disk, as a checkpoint that copies the whole WAL
+/// does before the WAL may start over; done ahead of that checkpoint, it leaves the checkpoint
+/// little to write back.
+pub(crate) fn sync_database_file(conn: &rusqlite::Connection) -> c_int {
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: SQLITE_FCNTL_FILE_POINTER stores the connection's open `sqlite3_file` for "main"
+    // into `file`, which stays valid while the connection is open; `conn` is borrowed, so it is,
+    // and only this thread uses the connection meanwhile.
+    unsafe {
+        let rc = ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            std::ptr::addr_of_mut!(file).cast(),
+        );
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        match file
+            .as_ref()
+            .and_then(|f| f.pMethods.as_ref())
+            .and_then(|m| m.xSync)
+        {
+            Some(sync) => sync(file, ffi::SQLITE_SYNC_NORMAL),
+            None => ffi::SQLITE_OK,
+        }
+    }
+}
