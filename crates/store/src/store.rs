@@ -486,6 +486,15 @@ impl Passes {
     fn is_done(&self, pass: u64) -> bool {
         self.done.load(Ordering::SeqCst) >= pass
     }
+
+    /// The last request made; a pass that starts now answers it and every earlier one.
+    fn last_asked(&self) -> u64 {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    fn mark_done(&self, upto: u64) {
+        self.done.fetch_max(upto, Ordering::SeqCst);
+    }
 }
 
 impl WalBound {
@@ -588,7 +597,7 @@ fn checkpointer_loop(conn: Connection, nudged: Receiver<()>, turn: &Mutex<()>, p
         // A busy or failed checkpoint is retried at the next nudge; the WAL keeps every commit safe
         // meanwhile, so there is nothing to report. A pass answers the requests made before it
         // began.
-        let asked = passes.asked.load(Ordering::SeqCst);
+        let asked = passes.last_asked();
         let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
         if conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -596,12 +605,12 @@ fn checkpointer_loop(conn: Connection, nudged: Receiver<()>, turn: &Mutex<()>, p
         {
             continue;
         }
-        if asked > passes.done.load(Ordering::SeqCst) {
+        if !passes.is_done(asked) {
             // The writer is about to let the WAL start over, which first syncs the database
             // file: what the passes copied since the last such sync is written back here, while
             // the writes go on, rather than there, while they wait.
             if wal_vfs::sync_database_file(&conn) == rusqlite::ffi::SQLITE_OK {
-                passes.done.fetch_max(asked, Ordering::SeqCst);
+                passes.mark_done(asked);
             }
         }
     }
