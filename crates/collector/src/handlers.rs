@@ -131,7 +131,7 @@ async fn collect_branches(
     let raw = ctx.vendor.branches(names).await?;
     tally.fetched += raw.len() as u64;
     let mut branches = Vec::with_capacity(raw.len());
-    for record in &raw {
+    for record in raw {
         match BranchRecord::check(record) {
             Ok(branch) => branches.push(branch),
             Err(rejection) => {
@@ -226,7 +226,7 @@ async fn collect_salespersons(
     let raw = ctx.vendor.employees(message.branch_id).await?;
     tally.fetched += raw.len() as u64;
     let mut salespersons = Vec::new();
-    for record in &raw {
+    for record in raw {
         match EmployeeRecord::check(record, message.branch_id) {
             Ok(employee) if employee.is_salesperson() => salespersons.push(employee),
             Ok(_) => tally.skipped += 1,
@@ -273,7 +273,7 @@ async fn collect_sales(
     let raw = ctx.vendor.sales(message.employee_id).await?;
     tally.fetched += raw.len() as u64;
     let mut items = Vec::with_capacity(raw.len());
-    for record in &raw {
+    for record in raw {
         match SaleRecord::check(record, message.employee_id) {
             Ok(sale) if (start..end).contains(&sale.at) => items.push(sale.to_item()),
             Ok(_) => tally.skipped += 1,

@@ -15,6 +15,7 @@
 //! - `config`: [`Config`] from the environment, per [`Stage`].
 //! - `message`: the versioned JSON messages between stages.
 //! - `vendor`: the vendor API client (pages, timeout, retries with backoff and jitter).
+//! - `page`: a page of the vendor read into raw records, the members of each kind of record.
 //! - `records`: checks of vendor records and the table items they become.
 //! - `table`: idempotent upserts (compare, then write only what changed).
 //! - `queue`: SendMessageBatch in tens.
@@ -25,6 +26,7 @@
 pub mod config;
 pub mod handlers;
 pub mod message;
+pub mod page;
 pub mod queue;
 pub mod records;
 pub mod table;

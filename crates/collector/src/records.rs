@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
+use crate::page::RawRecord;
 use crate::time::{is_vendor_date, parse_vendor_timestamp};
-use crate::vendor::RawRecord;
 
 /// A table item: attribute name to value.
 pub type Item = HashMap<String, AttributeValue>;
@@ -112,8 +112,9 @@ impl Rejection {
     }
 }
 
-/// Reads fields of one raw record, turning the first problem into a reason.
-struct Fields<'a>(&'a RawRecord);
+/// Reads fields of one raw record, turning the first problem into a reason. Text fields are
+/// taken out of the record rather than copied.
+struct Fields<'a>(&'a mut RawRecord);
 
 impl Fields<'_> {
     fn int(&self, name: &str) -> Result<u64, String> {
@@ -125,10 +126,10 @@ impl Fields<'_> {
         }
     }
 
-    fn text(&self, name: &str) -> Result<String, String> {
-        match self.0.get(name) {
+    fn text(&mut self, name: &str) -> Result<String, String> {
+        match self.0.take(name) {
             None | Some(Value::Null) => Err(format!("missing `{name}`")),
-            Some(Value::String(text)) => Ok(text.clone()),
+            Some(Value::String(text)) => Ok(text),
             Some(other) => Err(format!("`{name}` is not a string: {other}")),
         }
     }
@@ -154,23 +155,24 @@ pub struct BranchRecord {
 }
 
 impl BranchRecord {
-    pub fn check(raw: &RawRecord) -> Result<BranchRecord, Rejection> {
-        let f = Fields(raw);
-        let read = || -> Result<BranchRecord, String> {
-            let record = BranchRecord {
-                id: f.id()?,
-                branch_name: f.text("branch_name")?,
-                city: f.text("city")?,
-                state: f.text("state")?,
-                address: f.text("address")?,
-                phone: f.text("phone")?,
-            };
-            if record.branch_name.is_empty() {
-                return Err("`branch_name` is empty".to_owned());
-            }
-            Ok(record)
+    pub fn check(mut raw: RawRecord) -> Result<BranchRecord, Rejection> {
+        let record = Self::read(&mut Fields(&mut raw));
+        record.map_err(|reason| Rejection::new("branch", &raw, reason))
+    }
+
+    fn read(f: &mut Fields<'_>) -> Result<BranchRecord, String> {
+        let record = BranchRecord {
+            id: f.id()?,
+            branch_name: f.text("branch_name")?,
+            city: f.text("city")?,
+            state: f.text("state")?,
+            address: f.text("address")?,
+            phone: f.text("phone")?,
         };
-        read().map_err(|reason| Rejection::new("branch", raw, reason))
+        if record.branch_name.is_empty() {
+            return Err("`branch_name` is empty".to_owned());
+        }
+        Ok(record)
     }
 
     pub fn to_item(&self) -> Item {
@@ -199,33 +201,34 @@ pub struct EmployeeRecord {
 
 impl EmployeeRecord {
     /// Checks an employee listed for branch `branch_id`.
-    pub fn check(raw: &RawRecord, branch_id: u64) -> Result<EmployeeRecord, Rejection> {
-        let f = Fields(raw);
-        let read = || -> Result<EmployeeRecord, String> {
-            let record = EmployeeRecord {
-                id: f.id()?,
-                branch_id: f.int("branch_id")?,
-                first_name: f.text("first_name")?,
-                last_name: f.text("last_name")?,
-                occupation: f.text("occupation")?,
-                email: f.text("email")?,
-                hired_on: f.text("hired_on")?,
-            };
-            if record.branch_id != branch_id {
-                return Err(format!(
-                    "`branch_id` is {}, but the list is of branch {branch_id}",
-                    record.branch_id
-                ));
-            }
-            if !is_vendor_date(&record.hired_on) {
-                return Err(format!(
-                    "`hired_on` is not a YYYY-MM-DD date: {:?}",
-                    record.hired_on
-                ));
-            }
-            Ok(record)
+    pub fn check(mut raw: RawRecord, branch_id: u64) -> Result<EmployeeRecord, Rejection> {
+        let record = Self::read(&mut Fields(&mut raw), branch_id);
+        record.map_err(|reason| Rejection::new("employee", &raw, reason))
+    }
+
+    fn read(f: &mut Fields<'_>, branch_id: u64) -> Result<EmployeeRecord, String> {
+        let record = EmployeeRecord {
+            id: f.id()?,
+            branch_id: f.int("branch_id")?,
+            first_name: f.text("first_name")?,
+            last_name: f.text("last_name")?,
+            occupation: f.text("occupation")?,
+            email: f.text("email")?,
+            hired_on: f.text("hired_on")?,
         };
-        read().map_err(|reason| Rejection::new("employee", raw, reason))
+        if record.branch_id != branch_id {
+            return Err(format!(
+                "`branch_id` is {}, but the list is of branch {branch_id}",
+                record.branch_id
+            ));
+        }
+        if !is_vendor_date(&record.hired_on) {
+            return Err(format!(
+                "`hired_on` is not a YYYY-MM-DD date: {:?}",
+                record.hired_on
+            ));
+        }
+        Ok(record)
     }
 
     /// Only salespersons go on to the salesperson table and the sale queue.
@@ -267,36 +270,35 @@ pub struct SaleRecord {
 
 impl SaleRecord {
     /// Checks a sale listed for salesperson `salesperson_id`.
-    pub fn check(raw: &RawRecord, salesperson_id: u64) -> Result<SaleRecord, Rejection> {
-        let f = Fields(raw);
-        let read = || -> Result<SaleRecord, String> {
-            let id = f.id()?;
-            let seller = f.int("salesperson_id")?;
-            if seller != salesperson_id {
-                return Err(format!(
-                    "`salesperson_id` is {seller}, but the list is of salesperson {salesperson_id}"
-                ));
-            }
-            let transaction_timestamp = f.text("transaction_timestamp")?;
-            let at = parse_vendor_timestamp(&transaction_timestamp).ok_or_else(|| {
-                format!(
-                    "`transaction_timestamp` is not YYYY-MM-DD HH:MM:SS: {transaction_timestamp:?}"
-                )
-            })?;
-            Ok(SaleRecord {
-                id,
-                salesperson_id: seller,
-                branch_id: f.int("branch_id")?,
-                customer: f.text("customer")?,
-                product: f.text("product")?,
-                quantity: f.int("quantity")?,
-                unit_price: decimal(&f, "unit_price")?,
-                total: decimal(&f, "total")?,
-                transaction_timestamp,
-                at,
-            })
-        };
-        read().map_err(|reason| Rejection::new("sale", raw, reason))
+    pub fn check(mut raw: RawRecord, salesperson_id: u64) -> Result<SaleRecord, Rejection> {
+        let record = Self::read(&mut Fields(&mut raw), salesperson_id);
+        record.map_err(|reason| Rejection::new("sale", &raw, reason))
+    }
+
+    fn read(f: &mut Fields<'_>, salesperson_id: u64) -> Result<SaleRecord, String> {
+        let id = f.id()?;
+        let seller = f.int("salesperson_id")?;
+        if seller != salesperson_id {
+            return Err(format!(
+                "`salesperson_id` is {seller}, but the list is of salesperson {salesperson_id}"
+            ));
+        }
+        let transaction_timestamp = f.text("transaction_timestamp")?;
+        let at = parse_vendor_timestamp(&transaction_timestamp).ok_or_else(|| {
+            format!("`transaction_timestamp` is not YYYY-MM-DD HH:MM:SS: {transaction_timestamp:?}")
+        })?;
+        Ok(SaleRecord {
+            id,
+            salesperson_id: seller,
+            branch_id: f.int("branch_id")?,
+            customer: f.text("customer")?,
+            product: f.text("product")?,
+            quantity: f.int("quantity")?,
+            unit_price: decimal(f, "unit_price")?,
+            total: decimal(f, "total")?,
+            transaction_timestamp,
+            at,
+        })
     }
 
     pub fn to_item(&self) -> Item {
@@ -323,7 +325,7 @@ fn n(name: &str, value: String) -> (String, AttributeValue) {
 }
 
 /// A decimal amount served as a string (`"12.50"`), in DynamoDB's normal number form.
-fn decimal(f: &Fields<'_>, name: &str) -> Result<String, String> {
+fn decimal(f: &mut Fields<'_>, name: &str) -> Result<String, String> {
     let text = f.text(name)?;
     normal_decimal(&text).ok_or_else(|| format!("`{name}` is not a decimal amount: {text:?}"))
 }
@@ -360,9 +362,10 @@ pub fn normal_decimal(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::{Members, BRANCH, EMPLOYEE, SALE};
 
-    fn raw(json: &str) -> RawRecord {
-        serde_json::from_str(json).unwrap()
+    fn raw(members: Members, json: &str) -> RawRecord {
+        RawRecord::from_json(members, json).unwrap()
     }
 
     /// Checks each sale against salesperson 100002 and prints the outcome, one line each.
@@ -370,7 +373,7 @@ mod tests {
     fn check_sales(cases: &[&str], expected: expect_test::Expect) {
         let actual: String = cases
             .iter()
-            .map(|json| match SaleRecord::check(&raw(json), 100_002) {
+            .map(|json| match SaleRecord::check(raw(SALE, json), 100_002) {
                 Ok(sale) => format!(
                     "ok {} {} {} {}\n",
                     sale.id, sale.unit_price, sale.total, sale.at
@@ -417,22 +420,22 @@ mod tests {
     #[test]
     fn employees_and_branches_are_checked() {
         let employee = r#"{"id":100001,"branch_id":1,"first_name":"Jim","last_name":"Halpert","occupation":"salesperson","email":"j@d.com","hired_on":"2019-02-30"}"#;
-        let rejection = EmployeeRecord::check(&raw(employee), 1).unwrap_err();
+        let rejection = EmployeeRecord::check(raw(EMPLOYEE, employee), 1).unwrap_err();
         assert_eq!(
             rejection.reason,
             r#"`hired_on` is not a YYYY-MM-DD date: "2019-02-30""#
         );
         let good = employee.replace("2019-02-30", "2019-02-28");
-        let record = EmployeeRecord::check(&raw(&good), 1).unwrap();
+        let record = EmployeeRecord::check(raw(EMPLOYEE, &good), 1).unwrap();
         assert!(record.is_salesperson());
-        let wrong_branch = EmployeeRecord::check(&raw(&good), 2).unwrap_err();
+        let wrong_branch = EmployeeRecord::check(raw(EMPLOYEE, &good), 2).unwrap_err();
         assert_eq!(
             wrong_branch.reason,
             "`branch_id` is 1, but the list is of branch 2"
         );
         let branch = r#"{"id":1,"branch_name":"Scranton","city":"Scranton","state":"PA","address":"1725 Slough Avenue"}"#;
         assert_eq!(
-            BranchRecord::check(&raw(branch)).unwrap_err().reason,
+            BranchRecord::check(raw(BRANCH, branch)).unwrap_err().reason,
             "missing `phone`"
         );
     }

@@ -11,7 +11,7 @@
 //! Two collectors writing the same item at once both write the vendor's content, so the last
 //! write wins without harm; the only cost of the race is one extra stream record.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,14 +101,14 @@ impl Table {
         last_modified: &str,
     ) -> Result<UpsertCounts, TableError> {
         let mut by_key: HashMap<String, usize> = HashMap::with_capacity(items.len());
-        let mut unique: Vec<Item> = Vec::with_capacity(items.len());
+        let mut unique: Vec<Keyed> = Vec::with_capacity(items.len());
         for item in items {
             let key = self.key_text(&item)?;
-            match by_key.get(&key) {
-                Some(&at) => unique[at] = item,
-                None => {
-                    by_key.insert(key, unique.len());
-                    unique.push(item);
+            match by_key.entry(key) {
+                Entry::Occupied(at) => unique[*at.get()].1 = item,
+                Entry::Vacant(entry) => {
+                    unique.push((entry.key().clone(), item));
+                    entry.insert(unique.len() - 1);
                 }
             }
         }
@@ -124,15 +124,14 @@ impl Table {
 
     async fn upsert_chunk(
         &self,
-        items: Vec<Item>,
+        items: Vec<Keyed>,
         last_modified: &str,
     ) -> Result<UpsertCounts, TableError> {
-        let keys = items.iter().map(|item| self.key_of(item)).collect();
+        let keys = items.iter().map(|(_, item)| self.key_of(item)).collect();
         let stored = self.stored(keys).await?;
         let mut counts = UpsertCounts::default();
         let mut changed = Vec::new();
-        for mut item in items {
-            let key = self.key_text(&item)?;
+        for (key, mut item) in items {
             if stored.get(&key) == Some(&item) {
                 counts.unchanged += 1;
                 continue;
@@ -287,8 +286,11 @@ impl Table {
     }
 }
 
+/// An item with its key text.
+type Keyed = (String, Item);
+
 /// `items` in chunks of `size`, moved rather than cloned: an item is a map of owned strings.
-fn chunks_of(items: Vec<Item>, size: usize) -> Vec<Vec<Item>> {
+fn chunks_of<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let mut chunks = Vec::with_capacity(items.len().div_ceil(size));
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {

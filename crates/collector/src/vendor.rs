@@ -8,8 +8,8 @@
 //! - after `max_attempts` attempts the last failure is returned.
 //!
 //! Pages are fetched one after the other by following `next` (the vendor's cursors are opaque).
-//! Records come back as JSON objects, unchecked: `records.rs` validates them one by one, so that
-//! one malformed record never costs its page.
+//! Records come back as [`RawRecord`]s (`page.rs` reads them), unchecked: `records.rs` validates
+//! them one by one, so that one malformed record never costs its page.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,12 +22,9 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Map, Value};
 
+use crate::page::{self, read_page, ListShape, Members, RawRecord};
 use crate::time::{parse_retry_after, Clock, Sleeper};
-
-/// A vendor record as served: a JSON object.
-pub type RawRecord = Map<String, Value>;
 
 /// When and how long to wait before another attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,15 +136,6 @@ pub enum VendorError {
     BadPage { url: String, reason: String },
 }
 
-/// The shapes of the three lists (`source-api.md`).
-#[derive(Debug, Clone, Copy)]
-enum ListShape {
-    /// `{"result": [...], "next": ...}`
-    Plain,
-    /// `{"result": {"<name>": [...]}, "next": ...}`
-    Nested(&'static str),
-}
-
 /// The vendor client; cheap to share behind an `Arc`.
 pub struct VendorClient {
     base_url: String,
@@ -215,7 +203,7 @@ impl VendorClient {
         for name in names {
             query.append_pair("branch", name);
         }
-        self.list("/branches/", query.finish(), ListShape::Plain)
+        self.list("/branches/", query.finish(), ListShape::Plain, page::BRANCH)
             .await
     }
 
@@ -225,6 +213,7 @@ impl VendorClient {
             "/employees",
             format!("branchID={branch_id}"),
             ListShape::Nested("employees"),
+            page::EMPLOYEE,
         )
         .await
     }
@@ -235,6 +224,7 @@ impl VendorClient {
             "/sales/",
             format!("salespersonsID={salesperson_id}"),
             ListShape::Nested("sales"),
+            page::SALE,
         )
         .await
     }
@@ -244,6 +234,7 @@ impl VendorClient {
         path: &str,
         query: String,
         shape: ListShape,
+        members: Members,
     ) -> Result<Vec<RawRecord>, VendorError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
@@ -259,10 +250,11 @@ impl VendorClient {
                 url.extend(form_urlencoded::byte_serialize(cursor.as_bytes()));
             }
             let body = self.get(&url).await?;
-            let (page, next) = read_page(&body, shape).map_err(|reason| VendorError::BadPage {
-                url: url.clone(),
-                reason,
-            })?;
+            let (page, next) =
+                read_page(&body, shape, members).map_err(|reason| VendorError::BadPage {
+                    url: url.clone(),
+                    reason,
+                })?;
             records.extend(page);
             match next {
                 Some(next) if Some(&next) == cursor.as_ref() => {
@@ -356,36 +348,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The records of a page and its `next` cursor (a string, or an integer some vendors send).
-fn read_page(body: &[u8], shape: ListShape) -> Result<(Vec<RawRecord>, Option<String>), String> {
-    let mut page: Map<String, Value> =
-        serde_json::from_slice(body).map_err(|error| format!("not a JSON object: {error}"))?;
-    let next = match page.remove("next") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(cursor)) => Some(cursor),
-        Some(Value::Number(cursor)) => Some(cursor.to_string()),
-        Some(other) => return Err(format!("`next` is neither a cursor nor null: {other}")),
-    };
-    let list = match (shape, page.remove("result")) {
-        (ListShape::Plain, Some(Value::Array(list))) => list,
-        (ListShape::Nested(name), Some(Value::Object(mut result))) => match result.remove(name) {
-            Some(Value::Array(list)) => list,
-            _ => return Err(format!("`result.{name}` is not a list")),
-        },
-        _ => return Err("`result` is missing or of the wrong shape".to_owned()),
-    };
-    let records = list
-        .into_iter()
-        .map(|record| match record {
-            Value::Object(record) => record,
-            // A record that is not even an object is kept as an empty one, which validation
-            // rejects with a missing id: it is counted like any other malformed record.
-            _ => Map::new(),
-        })
-        .collect();
-    Ok((records, next))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,25 +428,5 @@ mod tests {
                 Decision::RetryAfter(policy.cap)
             );
         }
-    }
-
-    #[test]
-    fn pages_of_each_shape_are_read() {
-        let (records, next) =
-            read_page(br#"{"result":[{"id":1},7],"next":"2"}"#, ListShape::Plain).unwrap();
-        assert_eq!(records.len(), 2);
-        assert!(records[1].is_empty());
-        assert_eq!(next.as_deref(), Some("2"));
-        let (records, next) = read_page(
-            br#"{"result":{"sales":[{"id":1}]},"next":null}"#,
-            ListShape::Nested("sales"),
-        )
-        .unwrap();
-        assert_eq!((records.len(), next), (1, None));
-        let error = read_page(
-            br#"{"result":{"employees":[]}}"#,
-            ListShape::Nested("sales"),
-        );
-        assert_eq!(error.unwrap_err(), "`result.sales` is not a list");
     }
 }

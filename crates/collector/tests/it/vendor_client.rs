@@ -29,10 +29,10 @@ fn client(
     .with_jitter_seed(7)
 }
 
-fn ids(records: &[serde_json::Map<String, serde_json::Value>]) -> Vec<u64> {
+fn ids(records: &[collector::page::RawRecord]) -> Vec<u64> {
     records
         .iter()
-        .map(|r| r["id"].as_u64().expect("an id"))
+        .map(|r| r.get("id").and_then(|id| id.as_u64()).expect("an id"))
         .collect()
 }
 
