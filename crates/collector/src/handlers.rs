@@ -275,7 +275,7 @@ async fn collect_sales(
     let mut items = Vec::with_capacity(raw.len());
     for record in raw {
         match SaleRecord::check(record, message.employee_id) {
-            Ok(sale) if (start..end).contains(&sale.at) => items.push(sale.to_item()),
+            Ok(sale) if (start..end).contains(&sale.at) => items.push(sale.into_item()),
             Ok(_) => tally.skipped += 1,
             Err(rejection) => {
                 rejection.log();
