@@ -113,7 +113,7 @@ impl DynamoDb {
         F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
-        self.submit(f).wait()
+        store::block_on(async move { self.submit(f).await })
     }
 
     /// [`DynamoDb::write`] without waiting: the write's commit as a future.

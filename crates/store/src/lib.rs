@@ -9,7 +9,8 @@
 //! - **Group commit.** All writes go through one writer thread that owns the only write connection.
 //!   It takes every closure waiting at that moment, runs each inside its own `SAVEPOINT` (so a
 //!   closure that fails rolls back only its own changes), commits once, then answers every caller.
-//!   Throughput therefore does not depend on one commit per call.
+//!   Throughput therefore does not depend on one commit per call. A caller that blocks on its
+//!   write runs it itself instead when the connection is free and no write is queued.
 //! - **Versioned schemas.** [`Store::migrate`] applies a component's migrations in order and refuses a
 //!   database written by a newer version ([`StoreError::NewerSchema`]).
 //!

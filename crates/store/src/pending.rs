@@ -7,6 +7,7 @@
 //! pending writes, such as a service operation written once as an `async fn`).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::resume_unwind;
 use std::pin::Pin;
@@ -94,7 +95,8 @@ pub struct Pending<T, E> {
 }
 
 impl<T, E> Pending<T, E> {
-    /// Blocks the calling thread until the write has committed (or failed).
+    /// Blocks the calling thread until the write has committed (or failed). To let the write run
+    /// on this thread, submit it inside [`block_on`] instead.
     pub fn wait(self) -> Result<T, E> {
         block_on(self)
     }
@@ -120,6 +122,17 @@ impl<T, E> Future for Pending<T, E> {
     }
 }
 
+thread_local! {
+    /// Whether this thread is polling a future inside [`block_on`].
+    static BLOCKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a write submitted now would be waited for on this thread, parking it ([`block_on`]),
+/// rather than awaited by an async task that leaves its thread to other tasks meanwhile.
+pub(crate) fn waits_on_its_thread() -> bool {
+    BLOCKING.get()
+}
+
 /// Wakes a thread parked in [`block_on`].
 struct Unpark(Thread);
 
@@ -136,12 +149,18 @@ impl Wake for Unpark {
 /// Runs `future` to completion on the calling thread, parking it while the future waits. Meant
 /// for futures that wait only on store writes ([`Pending`]), which the writer thread completes;
 /// a future that needs an async runtime's timers or I/O would never finish here.
+///
+/// Writes submitted while `block_on` polls (inside `future`) may run on this thread
+/// ([`crate::Store::submit`]): it would only park waiting for the writer thread otherwise.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        let outer = BLOCKING.replace(true);
+        let poll = future.as_mut().poll(&mut cx);
+        BLOCKING.set(outer);
+        if let Poll::Ready(output) = poll {
             return output;
         }
         // A wake that came before this park makes it return at once; a spurious return polls
