@@ -139,12 +139,16 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     assert_eq!(rows(&store), expected);
 }
 
-/// The name of the thread a write ran on.
+fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("").to_owned()
+}
+
+/// The name of the thread a blocking write ran on.
 fn ran_on(store: &Store, k: i64) -> String {
     store
         .write(move |c: &Connection| -> Result<String, TestError> {
             c.execute("INSERT INTO t (k, v) VALUES (?1, 'x')", [k])?;
-            Ok(std::thread::current().name().unwrap_or("").to_owned())
+            Ok(thread_name())
         })
         .unwrap()
 }
@@ -154,7 +158,7 @@ fn a_lone_blocking_write_runs_on_its_callers_thread_and_an_awaited_one_on_the_wr
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     with_table(&store);
-    let caller = std::thread::current().name().unwrap_or("").to_owned();
+    let caller = thread_name();
     assert_eq!(ran_on(&store, 1), caller);
     assert_eq!(store::block_on(async { ran_on(&store, 2) }), caller);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -162,17 +166,13 @@ fn a_lone_blocking_write_runs_on_its_callers_thread_and_an_awaited_one_on_the_wr
         .unwrap();
     let awaited = runtime.block_on(async {
         store
-            .submit(|_: &Connection| -> Result<String, TestError> {
-                Ok(std::thread::current().name().unwrap_or("").to_owned())
-            })
+            .submit(|_: &Connection| Ok::<_, TestError>(thread_name()))
             .await
             .unwrap()
     });
     assert_eq!(awaited, "store-writer");
     // Submitted without waiting (outside `block_on`), a write goes to the writer too.
-    let pending = store.submit(|_: &Connection| -> Result<String, TestError> {
-        Ok(std::thread::current().name().unwrap_or("").to_owned())
-    });
+    let pending = store.submit(|_: &Connection| Ok::<_, TestError>(thread_name()));
     assert_eq!(store::block_on(pending).unwrap(), "store-writer");
     assert_eq!(rows(&store), ["1=x", "2=x"]);
 }
