@@ -127,6 +127,26 @@ thread_local! {
     static BLOCKING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Marks this thread as inside [`block_on`] until dropped, even if the poll panics (the thread
+/// may go on to run async tasks, whose writes must not run in place).
+struct Blocking {
+    outer: bool,
+}
+
+impl Blocking {
+    fn enter() -> Blocking {
+        Blocking {
+            outer: BLOCKING.replace(true),
+        }
+    }
+}
+
+impl Drop for Blocking {
+    fn drop(&mut self) {
+        BLOCKING.set(self.outer);
+    }
+}
+
 /// Whether a write submitted now would be waited for on this thread, parking it ([`block_on`]),
 /// rather than awaited by an async task that leaves its thread to other tasks meanwhile.
 pub(crate) fn waits_on_its_thread() -> bool {
@@ -157,9 +177,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     loop {
-        let outer = BLOCKING.replace(true);
-        let poll = future.as_mut().poll(&mut cx);
-        BLOCKING.set(outer);
+        let poll = {
+            let _blocking = Blocking::enter();
+            future.as_mut().poll(&mut cx)
+        };
         if let Poll::Ready(output) = poll {
             return output;
         }
@@ -189,6 +210,20 @@ mod tests {
         });
         assert_eq!(pending.wait().unwrap(), 7);
         sender.join().unwrap();
+    }
+
+    #[test]
+    fn only_a_poll_inside_block_on_counts_as_waiting_on_its_thread_even_after_a_panic() {
+        assert!(!waits_on_its_thread());
+        assert!(block_on(async { waits_on_its_thread() }));
+        let panicked = std::panic::catch_unwind(|| {
+            block_on(async {
+                assert!(waits_on_its_thread());
+                panic!("boom")
+            })
+        });
+        assert!(panicked.is_err());
+        assert!(!waits_on_its_thread());
     }
 
     #[test]
