@@ -6,7 +6,7 @@
 //! - **Durable before reply.** [`Store::write`] returns, and the [`Pending`] of [`Store::submit`]
 //!   becomes ready, only after the transaction holding the caller's closure has committed. With [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode)
 //!   a commit survives a killed process; with [`Durability::Full`] it also survives power loss.
-//! - **Group commit.** All writes go through one writer thread that owns the only write connection.
+//! - **Group commit.** Writes go through one writer thread that holds the only write connection.
 //!   It takes every closure waiting at that moment, runs each inside its own `SAVEPOINT` (so a
 //!   closure that fails rolls back only its own changes), commits once, then answers every caller.
 //!   Throughput therefore does not depend on one commit per call. A caller that blocks on its

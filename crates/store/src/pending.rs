@@ -1,10 +1,11 @@
 //! A write waiting for its commit: [`Pending`], and [`block_on`] for callers that wait on a thread.
 //!
-//! [`crate::Store::submit`] hands the closure to the writer thread and returns at once; the
-//! `Pending` it returns is a future that completes with the closure's result once the shared
-//! transaction has committed. Async code awaits it and holds no thread meanwhile: the writer wakes
-//! the task. Blocking code waits with [`Pending::wait`] (or [`block_on`] for a future built on
-//! pending writes, such as a service operation written once as an `async fn`).
+//! [`crate::Store::submit`] hands the closure to the writer thread and returns at once (or, inside
+//! [`block_on`], may run it on the calling thread first); the `Pending` it returns is a future that
+//! completes with the closure's result once its transaction has committed. Async code awaits it and
+//! holds no thread meanwhile: the writer wakes the task. Blocking code waits with [`block_on`] (for
+//! a future built on pending writes, such as a service operation written once as an `async fn`) or
+//! [`Pending::wait`].
 
 use std::any::Any;
 use std::cell::Cell;
@@ -86,8 +87,8 @@ pub(crate) fn pending<T, E: From<StoreError>>() -> (Replier<T, E>, Pending<T, E>
     )
 }
 
-/// A write handed to the writer thread ([`crate::Store::submit`]): a future of the closure's
-/// result, ready once the transaction holding it has committed. A panic of the closure resumes
+/// A submitted write ([`crate::Store::submit`]): a future of the closure's result, ready once the
+/// transaction holding it has committed. A panic of the closure resumes
 /// where the result is taken. Dropping it does not cancel the write; its result is then dropped.
 #[must_use = "a write's result says whether it committed"]
 pub struct Pending<T, E> {

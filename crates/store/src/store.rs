@@ -53,14 +53,15 @@ impl Default for Options {
     }
 }
 
-/// Counters of the writer, to check that group commit batches (tests, benchmarks, metrics).
+/// Counters of the writes, to check that group commit batches (tests, benchmarks, metrics).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StoreStats {
     /// Writes submitted (run in place or handed to the writer thread).
     pub submitted: u64,
-    /// Writes the writer has run (committed or rolled back).
+    /// Writes run (committed or rolled back), by the writer thread or in place.
     pub writes: u64,
-    /// Transactions committed (or attempted); `writes / commits` is the mean batch size.
+    /// Transactions committed (or attempted); `writes / commits` is the mean batch size. A write
+    /// run in place has a transaction of its own, so it counts as a batch of one.
     pub commits: u64,
     /// The most writes that shared one transaction.
     pub largest_batch: u64,
@@ -290,11 +291,12 @@ impl Store {
         self.write(move |conn| check_and_apply(conn, &component, &migrations))
     }
 
-    /// Runs `f` inside the next shared transaction and returns its result once that transaction has
-    /// committed: the write is durable (per [`Durability`]) before this returns.
+    /// Runs `f` inside a transaction and returns its result once that transaction has committed:
+    /// the write is durable (per [`Durability`]) before this returns.
     ///
-    /// `f` runs inside its own savepoint, on the writer thread or, when no other write is running
-    /// or waiting, on the calling thread ([`Store::submit`]). If it returns `Err`, its changes are
+    /// `f` runs inside its own savepoint: on the writer thread, in the next shared transaction, or,
+    /// when no other write is running or queued, on the calling thread in a transaction of its own
+    /// ([`Store::submit`] says when). If it returns `Err`, its changes are
     /// rolled back and the others in the same transaction are kept. `f` must not begin, commit or
     /// roll back the transaction itself (its own nested `SAVEPOINT`s are fine), and must not call
     /// `write` on the same store: it holds the write connection, so it would wait for itself. If `f`
@@ -322,7 +324,10 @@ impl Store {
     /// bench -p sqs --bench queue`, 2-core VM). Writes from async tasks always go to the writer
     /// thread: run in place they held up the endpoint's workers, and its PutItem and
     /// BatchWriteItem rates fell 3 to 8%. With [`Durability::Full`] every write goes to the writer
-    /// thread too, so that no caller waits for a disk sync in place.
+    /// thread too, so that no caller's thread waits for a sync of the WAL at each commit. A write
+    /// run in place may still be the one whose commit brings the WAL to its limit, and then its
+    /// caller lets the WAL start over before returning (a few milliseconds, once
+    /// per 128 MiB of WAL by default), as the writer thread would have before its next batch.
     pub fn submit<T, E, F>(&self, f: F) -> Pending<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -330,7 +335,6 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (reply, pending) = pending::pending();
-        self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(WriteJob { f, reply });
         let Some(job) = self.run_in_place(job) else {
             return pending;
@@ -338,9 +342,16 @@ impl Store {
         // A job that cannot be sent is dropped, and its dropped replier answers WriterGone.
         if let Some(sender) = self.inner.sender.as_ref() {
             self.inner.queued.fetch_add(1, Ordering::SeqCst);
-            if let Err(unsent) = sender.send(job) {
-                self.inner.queued.fetch_sub(1, Ordering::SeqCst);
-                drop(unsent);
+            match sender.send(job) {
+                // Counted once it is in the channel, so that a test that has seen the count
+                // knows the writer thread will find the job there.
+                Ok(()) => {
+                    self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(unsent) => {
+                    self.inner.queued.fetch_sub(1, Ordering::SeqCst);
+                    drop(unsent);
+                }
             }
         }
         pending
@@ -364,6 +375,7 @@ impl Store {
         // received, so a job queued meanwhile is still counted here.
         match state.as_mut() {
             Some(writer) if self.inner.queued.load(Ordering::SeqCst) == 0 => {
+                self.inner.stats.submitted.fetch_add(1, Ordering::Relaxed);
                 writer.run(std::iter::once(job), &self.inner.stats);
                 None
             }
