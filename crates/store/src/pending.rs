@@ -4,8 +4,7 @@
 //! [`block_on`], may run it on the calling thread first); the `Pending` it returns is a future that
 //! completes with the closure's result once its transaction has committed. Async code awaits it and
 //! holds no thread meanwhile: the writer wakes the task. Blocking code waits with [`block_on`] (for
-//! a future built on pending writes, such as a service operation written once as an `async fn`) or
-//! [`Pending::wait`].
+//! a future built on pending writes, such as a service operation written once as an `async fn`).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -93,14 +92,6 @@ pub(crate) fn pending<T, E: From<StoreError>>() -> (Replier<T, E>, Pending<T, E>
 #[must_use = "a write's result says whether it committed"]
 pub struct Pending<T, E> {
     slot: Arc<Slot<Reply<T, E>>>,
-}
-
-impl<T, E> Pending<T, E> {
-    /// Blocks the calling thread until the write has committed (or failed). To let the write run
-    /// on this thread, submit it inside [`block_on`] instead.
-    pub fn wait(self) -> Result<T, E> {
-        block_on(self)
-    }
 }
 
 impl<T, E> Future for Pending<T, E> {
@@ -199,7 +190,7 @@ mod tests {
     fn a_dropped_replier_answers_writer_gone() {
         let (replier, pending) = pending::<u8, StoreError>();
         drop(replier);
-        assert!(matches!(pending.wait(), Err(StoreError::WriterGone)));
+        assert!(matches!(block_on(pending), Err(StoreError::WriterGone)));
     }
 
     #[test]
@@ -209,7 +200,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
             replier.send(Ok(Ok(7)));
         });
-        assert_eq!(pending.wait().unwrap(), 7);
+        assert_eq!(block_on(pending).unwrap(), 7);
         sender.join().unwrap();
     }
 
@@ -231,7 +222,7 @@ mod tests {
     fn a_panic_resumes_where_the_result_is_taken() {
         let (replier, pending) = pending::<u8, StoreError>();
         replier.send(Err(Box::new("boom")));
-        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pending.wait()));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block_on(pending)));
         assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"boom"));
     }
 }

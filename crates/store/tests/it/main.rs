@@ -262,7 +262,7 @@ fn concurrent_writers_are_coalesced_and_all_acknowledged_writes_persist() {
 
 /// An awaited write holds no thread: on a single-threaded runtime, a write that finishes only
 /// once another task of the same thread has run still commits. Waiting on the thread instead
-/// (`Pending::wait`, or `Store::write`) would leave that task unrun, and the write would refuse.
+/// (`store::block_on`, or `Store::write`) would leave that task unrun, and the write would refuse.
 #[tokio::test(flavor = "current_thread")]
 async fn an_awaited_write_leaves_its_thread_to_other_tasks() {
     let dir = tempfile::tempdir().unwrap();
