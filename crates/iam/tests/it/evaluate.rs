@@ -201,6 +201,14 @@ fn wildcard_matching() {
         ("SQS:Send*", "sqs:sendmessage", true, true),
         ("SQS:Send*", "sqs:sendmessage", false, false),
         ("a**", "abc", false, true),
+        // A `*` in the text is no wildcard: the pattern's `*` still spans it and what follows.
+        ("a*", "a*b", false, true),
+        ("a?c", "a*c", false, true),
+        ("a*", "b*", false, false),
+        // Text outside ASCII is compared case-folded by Unicode's rules.
+        ("arn:*:table/É*", "arn:x:table/éclair", true, true),
+        ("arn:*:table/É*", "arn:x:table/éclair", false, false),
+        ("?lan", "élan", false, true),
     ] {
         assert_eq!(
             iam::wildcard_match(pattern, text, ignore_case),
