@@ -6,7 +6,9 @@
 //! the IAM action (`sqs:SendMessage`; batch operations as their single form, as IAM names them)
 //! and the resources (the queue ARN from the queue URL, the table ARN, each table of a batch or
 //! transaction, the topic ARN, `*` for PutMetricData with the `cloudwatch:namespace` context key)
-//! and asks about each. A denial is AWS's AccessDenied answer with AWS's message, and one warning
+//! and asks about each. PutItem, BatchWriteItem and BatchGetItem, which the server reads into the
+//! engine's input first (`dynamodb_typed`), are checked by [`check_tables`] with the tables of that
+//! input instead of a scan of the body. A denial is AWS's AccessDenied answer with AWS's message, and one warning
 //! log line naming the principal, action and resource.
 //!
 //! Not precise: GetRecords names `*` (its shard iterator carries no ARN), as do the list and
@@ -121,15 +123,60 @@ pub fn check(
     parts: &Parts,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let Principal::Issued { name } = &ctx.identity.principal else {
-        return Ok(());
-    };
-    let Some(authorizer) = app.services.authorizer.get() else {
+    let Some((name, authorizer)) = issued(app, ctx) else {
         return Ok(());
     };
     let config = app.services.sqs.config();
-    let (region, account) = (config.region.clone(), config.account_id.clone());
-    let asks = requests(protocol, operation, parts, body, &region, &account)?;
+    let asks = requests(
+        protocol,
+        operation,
+        parts,
+        body,
+        &config.region,
+        &config.account_id,
+    )?;
+    ask_all(protocol, name, authorizer.as_ref(), asks)
+}
+
+/// [`check`] for a DynamoDB request already read (the fast path of `dynamodb_typed`): `tables`
+/// are the tables it names, so the body is not scanned a second time for them.
+pub fn check_tables<'t>(
+    app: &App,
+    ctx: &RequestCtx,
+    operation: &str,
+    tables: impl Iterator<Item = &'t str>,
+) -> Result<(), ApiError> {
+    let Some((name, authorizer)) = issued(app, ctx) else {
+        return Ok(());
+    };
+    let config = app.services.sqs.config();
+    let asks = tables
+        .map(|table| {
+            ask(
+                format!("dynamodb:{operation}"),
+                table_arn(&config.region, &config.account_id, table),
+            )
+        })
+        .collect();
+    ask_all(Protocol::DynamoDb, name, authorizer.as_ref(), asks)
+}
+
+/// The issued principal of the request and the authorizer to ask, or `None` when nothing is to
+/// be checked (the administrator, or no authorizer).
+fn issued<'c>(app: &App, ctx: &'c RequestCtx) -> Option<(&'c str, Arc<dyn Authorizer>)> {
+    let Principal::Issued { name } = &ctx.identity.principal else {
+        return None;
+    };
+    Some((name, app.services.authorizer.get()?))
+}
+
+/// Asks each question in turn; the first denial is the answer.
+fn ask_all(
+    protocol: Protocol,
+    name: &str,
+    authorizer: &dyn Authorizer,
+    asks: Vec<Ask>,
+) -> Result<(), ApiError> {
     for a in asks {
         let context: Vec<(&str, &str)> = a
             .context
@@ -144,6 +191,10 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+fn table_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:dynamodb:{region}:{account}:table/{name}")
 }
 
 fn denied(protocol: Protocol, message: String) -> ApiError {
@@ -256,7 +307,7 @@ pub fn requests(
         Protocol::DynamoDb | Protocol::DynamoDbStreams => {
             let operation = operation.unwrap_or_default();
             let request = targets();
-            let table = |name: &str| format!("arn:aws:dynamodb:{region}:{account}:table/{name}");
+            let table = |name: &str| table_arn(region, account, name);
             let mut asks = Vec::new();
             match operation {
                 "BatchWriteItem" | "BatchGetItem" => {

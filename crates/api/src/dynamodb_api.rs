@@ -3,7 +3,8 @@
 //! Each operation reads its members into the engine's typed input, calls the engine through
 //! `blocking` and writes the typed output back as JSON. PutItem, BatchWriteItem and BatchGetItem
 //! first try the fast path of `dynamodb_typed`, which reads the body straight into the engine's
-//! input on the async side; its PutItem and BatchWriteItem then await their commit (the engine's
+//! input on the async side (the server reads it, before authorization, which then takes the
+//! tables from it); its PutItem and BatchWriteItem then await their commit (the engine's
 //! async forms), and every path shares the answers below. Members the engine has no use for
 //! (`ReturnConsumedCapacity`, `ReturnItemCollectionMetrics`) are accepted and ignored, as a local
 //! endpoint has no capacity to report.
@@ -24,7 +25,7 @@ use http_body_util::Full;
 use hyper::Response;
 use serde_json::{Map, Value};
 
-use crate::dynamodb_typed::{self, Input};
+use crate::dynamodb_typed::Input;
 use crate::dynamodb_values::{
     item_json, item_member, key_schema_from_json, key_schema_json, names_member, req_item,
     scalar_type, stream_record_json, table_json, validation, values_member,
@@ -41,13 +42,12 @@ pub async fn handle(
     protocol: Protocol,
     operation: String,
     body: Bytes,
+    typed: Option<Input>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let engine = app.services.dynamodb.clone();
-    if protocol != Protocol::DynamoDbStreams {
-        if let Some(input) = dynamodb_typed::read(&operation, &body) {
-            let result = run_typed(&engine, input).await?;
-            return Ok(json_response(&result, &ctx.request_id));
-        }
+    if let Some(input) = typed {
+        let result = run_typed(&engine, input).await?;
+        return Ok(json_response(&result, &ctx.request_id));
     }
     let result = blocking(move || {
         let request: Value = if body.iter().all(u8::is_ascii_whitespace) {

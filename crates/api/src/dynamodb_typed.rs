@@ -32,6 +32,17 @@ pub enum Input {
     BatchGet(BatchGetItemInput),
 }
 
+impl Input {
+    /// The tables the request names, for authorization.
+    pub fn tables(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            Input::Put(input) => Box::new(std::iter::once(input.table_name.as_str())),
+            Input::BatchWrite(input) => Box::new(input.request_items.keys().map(String::as_str)),
+            Input::BatchGet(input) => Box::new(input.request_items.keys().map(String::as_str)),
+        }
+    }
+}
+
 /// `operation`'s input read from `body`, or `None` when the operation has no fast path or the body
 /// is anything but a plainly well-formed request.
 pub fn read(operation: &str, body: &[u8]) -> Option<Input> {

@@ -24,7 +24,8 @@ use tokio::net::TcpListener;
 use crate::error::{ApiError, Protocol};
 use crate::identity::{authenticate, AuthError, Identity};
 use crate::{
-    cloudformation_api, cloudwatch_api, dynamodb_api, sns_api, sqs_api, ServeConfig, Services,
+    cloudformation_api, cloudwatch_api, dynamodb_api, dynamodb_typed, sns_api, sqs_api,
+    ServeConfig, Services,
 };
 
 /// What every request handler sees.
@@ -221,15 +222,26 @@ impl App {
             request_id,
         };
         tracing::debug!(%peer, ?protocol, operation = operation.as_deref().unwrap_or("-"), access_key = %ctx.identity.access_key, "request");
-        if let Err(e) =
-            crate::authorize::check(&self, &ctx, protocol, operation.as_deref(), &parts, &body)
-        {
+        // The busiest DynamoDB operations are read once, here, and authorized by the tables read.
+        let typed = match (protocol, operation.as_deref()) {
+            (Protocol::DynamoDb, Some(operation)) => dynamodb_typed::read(operation, &body),
+            _ => None,
+        };
+        let authorized = match (&typed, operation.as_deref()) {
+            (Some(input), Some(operation)) => {
+                crate::authorize::check_tables(&self, &ctx, operation, input.tables())
+            }
+            _ => {
+                crate::authorize::check(&self, &ctx, protocol, operation.as_deref(), &parts, &body)
+            }
+        };
+        if let Err(e) = authorized {
             return e.render(protocol, &ctx.request_id);
         }
         let result = match protocol {
             Protocol::DynamoDb | Protocol::DynamoDbStreams => {
                 let operation = operation.unwrap_or_default();
-                dynamodb_api::handle(&self, &ctx, protocol, operation, body).await
+                dynamodb_api::handle(&self, &ctx, protocol, operation, body, typed).await
             }
             Protocol::SqsJson => {
                 sqs_api::handle_json(&self, &ctx, operation.unwrap_or_default(), body).await

@@ -21,6 +21,7 @@ async fn start_with_roles() -> Server {
                     "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [
                         {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": "arn:aws:sqs:us-east-1:000000000000:allowed"},
                         {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/t"},
+                        {"Effect": "Allow", "Action": "dynamodb:BatchWriteItem", "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/t*"},
                         {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": "Cascade/Sales"}}}
                     ]}}]
                 }),
@@ -125,6 +126,66 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
     assert_eq!(
         aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
         Some("AccessDeniedException"),
+        "{e:?}"
+    );
+
+    // The batch operations ask about every table they name.
+    use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+    let put = |pk: &str| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .item("pk", AttributeValue::S(pk.into()))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let e = ddb
+        .batch_write_item()
+        .request_items("t", vec![put("a")])
+        .request_items("t2", vec![put("b")])
+        .request_items("u", vec![put("c")])
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
+        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action"),
+        "{e:?}"
+    );
+    // Allowed on both tables: past authorization, the tables do not exist.
+    let e = ddb
+        .batch_write_item()
+        .request_items("t", vec![put("a")])
+        .request_items("t2", vec![put("b")])
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
+        Some("ResourceNotFoundException"),
+        "{e:?}"
+    );
+    // GetItem on `t` does not grant BatchGetItem on it.
+    let e = ddb
+        .batch_get_item()
+        .request_items(
+            "t",
+            KeysAndAttributes::builder()
+                .keys([("pk".to_owned(), AttributeValue::S("a".into()))].into())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
+        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchGetItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/t because no identity-based policy allows the action"),
         "{e:?}"
     );
 
