@@ -20,9 +20,8 @@ use crate::expr::{
 };
 use crate::table::{self, EncodedKey, TableMeta};
 use crate::types::{
-    BatchGetItemInput, BatchGetItemOutput, GetItemInput, GetItemOutput, KeysAndAttributes, Names,
-    QueryInput, QueryOutput, ScanInput, Select, TransactGetItemsInput, TransactGetItemsOutput,
-    Values,
+    BatchGetItemInput, BatchGetItemOutput, GetItemInput, GetItemOutput, Names, QueryInput,
+    QueryOutput, ScanInput, Select, TransactGetItemsInput, TransactGetItemsOutput, Values,
 };
 use crate::value::{item_size, validate_item, AttributeValue, Item};
 
@@ -627,17 +626,18 @@ pub(crate) fn batch_get(
             "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
         ));
     }
+    // The keys are taken out of the input, not copied: a key that is not read (past the 1 MB of
+    // one answer) is handed back in `UnprocessedKeys` as it came.
     let mut prepared = Vec::new();
-    for (table_name, request) in &input.request_items {
+    for (table_name, mut request) in input.request_items {
         let projection = projection_only(
             request.projection_expression.as_deref(),
             &request.expression_attribute_names,
         )?;
-        let meta = table::load(conn, table_name)?;
+        let meta = table::load(conn, &table_name)?;
         let mut keys = Vec::with_capacity(request.keys.len());
         let mut seen = BTreeSet::new();
-        for key in &request.keys {
-            let mut key = key.clone();
+        for mut key in std::mem::take(&mut request.keys) {
             validate_item(&mut key)?;
             let encoded = meta.key(&key)?;
             if !seen.insert(encoded.clone()) {
@@ -647,7 +647,7 @@ pub(crate) fn batch_get(
             }
             keys.push((key, encoded));
         }
-        prepared.push((table_name.clone(), request, meta, projection, keys));
+        prepared.push((table_name, request, meta, projection, keys));
     }
     let mut out = BatchGetItemOutput::default();
     let mut bytes = 0;
@@ -657,10 +657,7 @@ pub(crate) fn batch_get(
             if bytes >= BATCH_GET_BYTES {
                 out.unprocessed_keys
                     .entry(table_name.clone())
-                    .or_insert_with(|| KeysAndAttributes {
-                        keys: Vec::new(),
-                        ..request.clone()
-                    })
+                    .or_insert_with(|| request.clone())
                     .keys
                     .push(key);
                 continue;

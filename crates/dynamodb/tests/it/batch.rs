@@ -99,3 +99,48 @@ fn batch_get_returns_found_items_and_refuses_over_100_keys() {
         "Too many items requested for the BatchGetItem call"
     );
 }
+
+#[test]
+fn batch_get_hands_back_the_keys_past_16_mb_of_items() {
+    let e = env();
+    create(&e.db, "tbl", None, None);
+    let big = "x".repeat(300_000);
+    for chunk in [0..25, 25..50, 50..60] {
+        let mut input = BatchWriteItemInput::default();
+        input.request_items.insert(
+            "tbl".into(),
+            chunk
+                .map(|i| WriteRequest::Put {
+                    item: j(&format!(
+                        r#"{{"pk":{{"S":"k{i}"}},"p":{{"S":"{big}"}},"v":{{"N":"{i}"}}}}"#
+                    )),
+                })
+                .collect(),
+        );
+        e.db.batch_write_item(input).unwrap();
+    }
+    let mut input = BatchGetItemInput::default();
+    input.request_items.insert(
+        "tbl".into(),
+        KeysAndAttributes {
+            keys: (0..60)
+                .map(|i| j(&format!(r#"{{"pk":{{"S":"k{i}"}}}}"#)))
+                .collect(),
+            projection_expression: Some("v".into()),
+            consistent_read: true,
+            ..Default::default()
+        },
+    );
+    let out = e.db.batch_get_item(input).unwrap();
+    // An item is about 300,009 bytes, so the 56th read passes 16 MiB (16,777,216 bytes): the four
+    // keys not read come back as they were asked, with the request's settings.
+    assert_eq!(out.responses["tbl"].len(), 56);
+    let rest = &out.unprocessed_keys["tbl"];
+    let keys: Vec<String> = rest.keys.iter().map(show).collect();
+    assert_eq!(
+        keys,
+        [56, 57, 58, 59].map(|i| format!(r#"{{"pk": {{S:"k{i}"}}}}"#))
+    );
+    assert_eq!(rest.projection_expression.as_deref(), Some("v"));
+    assert!(rest.consistent_read);
+}
