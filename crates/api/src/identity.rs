@@ -205,12 +205,16 @@ impl SigV4 {
 
     /// Whether the signature is the one `secret` gives for this request.
     pub fn verify(&self, parts: &Parts, body: &[u8], secret: &str) -> bool {
+        self.expected(parts, body, secret)
+            .is_some_and(|expected| constant_eq(expected.as_bytes(), self.signature.as_bytes()))
+    }
+
+    /// The signature `secret` gives for this request, or `None` when the request cannot be
+    /// verified: a malformed scope, or a signed payload hash that is not the body's.
+    fn expected(&self, parts: &Parts, body: &[u8], secret: &str) -> Option<String> {
         let mut scope = self.scope.split('/');
-        let (Some(date), Some(region), Some(service)) = (scope.next(), scope.next(), scope.next())
-        else {
-            return false;
-        };
-        let canonical = self.canonical_request(parts, body);
+        let (date, region, service) = (scope.next()?, scope.next()?, scope.next()?);
+        let canonical = self.canonical_request(parts, body)?;
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{}\n{}\n{}",
             self.amz_date,
@@ -221,11 +225,10 @@ impl SigV4 {
         key = hmac(&key, region.as_bytes());
         key = hmac(&key, service.as_bytes());
         key = hmac(&key, b"aws4_request");
-        let expected = hex(&hmac(&key, string_to_sign.as_bytes()));
-        constant_eq(expected.as_bytes(), self.signature.as_bytes())
+        Some(hex(&hmac(&key, string_to_sign.as_bytes())))
     }
 
-    fn canonical_request(&self, parts: &Parts, body: &[u8]) -> String {
+    fn canonical_request(&self, parts: &Parts, body: &[u8]) -> Option<String> {
         let path = parts.uri.path();
         let canonical_uri = if path.is_empty() {
             "/".to_owned()
@@ -261,17 +264,26 @@ impl SigV4 {
             canonical_headers.push_str(&values.join(","));
             canonical_headers.push('\n');
         }
-        let payload_hash = parts
+        // A client may send the payload's hash in `x-amz-content-sha256` (S3's SDKs do), and the
+        // signature then covers that header rather than the body: it must be the body's hash, or
+        // a body changed on the way would verify. `UNSIGNED-PAYLOAD` leaves the body unsigned, as
+        // on AWS.
+        let body_hash = || hex(&Sha256::digest(body));
+        let payload_hash = match parts
             .headers
             .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| hex(&Sha256::digest(body)));
-        format!(
+            .map(|v| v.to_str().ok())
+        {
+            None => body_hash(),
+            Some(Some("UNSIGNED-PAYLOAD")) => "UNSIGNED-PAYLOAD".to_owned(),
+            Some(Some(claimed)) if claimed.eq_ignore_ascii_case(&body_hash()) => claimed.to_owned(),
+            Some(_) => return None,
+        };
+        Some(format!(
             "{}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
             parts.method,
             self.signed_headers.join(";")
-        )
+        ))
     }
 }
 
@@ -335,5 +347,44 @@ mod tests {
         assert_eq!(signature.access_key, "AKIDEXAMPLE");
         assert!(signature.verify(&parts, b"", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
         assert!(!signature.verify(&parts, b"", "another secret"));
+    }
+
+    /// A signature over `x-amz-content-sha256` holds only for the body of that hash.
+    #[test]
+    fn a_signed_payload_hash_must_be_the_bodys() {
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let signed = |body: &[u8], claimed: &str| {
+            let request = |signature: &str| {
+                let request = hyper::Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .header("host", "example.amazonaws.com")
+                    .header("x-amz-date", "20150830T123600Z")
+                    .header("x-amz-content-sha256", claimed)
+                    .header(
+                        "authorization",
+                        format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"),
+                    )
+                    .body(())
+                    .unwrap();
+                request.into_parts().0
+            };
+            let unsigned = request("0");
+            let signature = SigV4::from_request(&unsigned)
+                .unwrap()
+                .expected(&unsigned, body, secret)
+                .unwrap();
+            request(&signature)
+        };
+        let body = br#"{"TableName":"t"}"#;
+        let hash = hex(&Sha256::digest(body));
+        let parts = signed(body, &hash);
+        let signature = SigV4::from_request(&parts).unwrap();
+        assert!(signature.verify(&parts, body, secret));
+        assert!(!signature.verify(&parts, br#"{"TableName":"u"}"#, secret));
+        // Unsigned payloads are not covered, as on AWS.
+        let parts = signed(body, "UNSIGNED-PAYLOAD");
+        let signature = SigV4::from_request(&parts).unwrap();
+        assert!(signature.verify(&parts, br#"{"TableName":"u"}"#, secret));
     }
 }
