@@ -141,29 +141,21 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
             )
             .build()
     };
-    let e = ddb
-        .batch_write_item()
-        .request_items("t", vec![put("a")])
-        .request_items("t2", vec![put("b")])
-        .request_items("u", vec![put("c")])
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let batch_write = |tables: &'static [&'static str]| {
+        let mut request = ddb.batch_write_item();
+        for table in tables {
+            request = request.request_items(*table, vec![put(table)]);
+        }
+        async move { request.send().await.unwrap_err().into_service_error() }
+    };
+    let e = batch_write(&["t", "t2", "u"]).await;
     assert_eq!(
         aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
         Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action"),
         "{e:?}"
     );
     // Allowed on both tables: past authorization, the tables do not exist.
-    let e = ddb
-        .batch_write_item()
-        .request_items("t", vec![put("a")])
-        .request_items("t2", vec![put("b")])
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let e = batch_write(&["t", "t2"]).await;
     assert_eq!(
         aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e),
         Some("ResourceNotFoundException"),
