@@ -7,9 +7,9 @@
 //! and the resources (the queue ARN from the queue URL, the table ARN, each table of a batch or
 //! transaction, the topic ARN, `*` for PutMetricData with the `cloudwatch:namespace` context key)
 //! and asks about each. PutItem, BatchWriteItem and BatchGetItem, which the server reads into the
-//! engine's input first (`dynamodb_typed`), are checked by [`check_tables`] with the tables of that
-//! input instead of a scan of the body. A denial is AWS's AccessDenied answer with AWS's message, and one warning
-//! log line naming the principal, action and resource.
+//! engine's input first (`dynamodb_typed`), are checked by [`check_typed`] with the tables of that
+//! input instead of a scan of the body. A denial is AWS's AccessDenied answer with AWS's message,
+//! and one warning log line naming the principal, action and resource.
 //!
 //! Not precise: GetRecords names `*` (its shard iterator carries no ARN), as do the list and
 //! move-task operations.
@@ -20,6 +20,7 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 use serde_json::Value;
 
+use crate::dynamodb_typed::Input;
 use crate::error::{ApiError, Protocol};
 use crate::identity::Principal;
 use crate::server::{App, RequestCtx};
@@ -138,22 +139,18 @@ pub fn check(
     ask_all(protocol, name, authorizer.as_ref(), asks)
 }
 
-/// [`check`] for a DynamoDB request already read (the fast path of `dynamodb_typed`): `tables`
-/// are the tables it names, so the body is not scanned a second time for them.
-pub fn check_tables<'t>(
-    app: &App,
-    ctx: &RequestCtx,
-    operation: &str,
-    tables: impl Iterator<Item = &'t str>,
-) -> Result<(), ApiError> {
+/// [`check`] for a DynamoDB request already read (the fast path of `dynamodb_typed`): the
+/// tables are those of `input`, so the body is not scanned a second time for them.
+pub fn check_typed(app: &App, ctx: &RequestCtx, input: &Input) -> Result<(), ApiError> {
     let Some((name, authorizer)) = issued(app, ctx) else {
         return Ok(());
     };
     let config = app.services.sqs.config();
-    let asks = tables
+    let asks = input
+        .tables()
         .map(|table| {
             ask(
-                format!("dynamodb:{operation}"),
+                format!("dynamodb:{}", input.operation()),
                 table_arn(&config.region, &config.account_id, table),
             )
         })

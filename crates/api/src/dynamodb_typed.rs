@@ -33,6 +33,15 @@ pub enum Input {
 }
 
 impl Input {
+    /// The operation's name, as in `X-Amz-Target` and IAM's action.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Input::Put(_) => "PutItem",
+            Input::BatchWrite(_) => "BatchWriteItem",
+            Input::BatchGet(_) => "BatchGetItem",
+        }
+    }
+
     /// The tables the request names, for authorization.
     pub fn tables(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         match self {

@@ -227,11 +227,9 @@ impl App {
             (Protocol::DynamoDb, Some(operation)) => dynamodb_typed::read(operation, &body),
             _ => None,
         };
-        let authorized = match (&typed, operation.as_deref()) {
-            (Some(input), Some(operation)) => {
-                crate::authorize::check_tables(&self, &ctx, operation, input.tables())
-            }
-            _ => {
+        let authorized = match &typed {
+            Some(input) => crate::authorize::check_typed(&self, &ctx, input),
+            None => {
                 crate::authorize::check(&self, &ctx, protocol, operation.as_deref(), &parts, &body)
             }
         };

@@ -626,7 +626,7 @@ pub(crate) fn batch_get(
             "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
         ));
     }
-    // The keys are taken out of the input, not copied: a key that is not read (past the 1 MB of
+    // The keys are taken out of the input, not copied: a key that is not read (past the 16 MB of
     // one answer) is handed back in `UnprocessedKeys` as it came.
     let mut prepared = Vec::new();
     for (table_name, mut request) in input.request_items {
