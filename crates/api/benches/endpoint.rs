@@ -115,22 +115,20 @@ impl Conn {
     }
 }
 
-/// Runs `work(connection index, connection)` on every connection at once; returns the time.
+/// Runs the futures `work(connection index, connection)` on every connection at once; returns the
+/// time they take. `work` itself runs before the clock starts, so what it does before returning
+/// its future (building the connection's requests) is not measured.
 async fn parallel<F, Fut>(addr: SocketAddr, work: F) -> Duration
 where
     F: Fn(usize, Conn) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let mut conns = Vec::new();
-    for _ in 0..CONNECTIONS {
-        conns.push(Conn::open(addr).await);
+    let mut futures = Vec::new();
+    for i in 0..CONNECTIONS {
+        futures.push(work(i, Conn::open(addr).await));
     }
     let start = Instant::now();
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| tokio::spawn(work(i, c)))
-        .collect();
+    let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
     for task in tasks {
         task.await.expect("bench task");
     }
