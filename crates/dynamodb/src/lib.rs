@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use store::{Clock, Store};
 
+pub use encoding::{StoredItem, StoredItemBuilder};
 pub use error::{CancellationReason, Error};
 pub use number::Number;
 pub use stream::sequence_number;
@@ -254,6 +255,9 @@ impl DynamoDb {
                         item,
                         ..Default::default()
                     })?,
+                    WriteRequest::PutStored { item } => {
+                        write::prepare_stored_put(table_name.clone(), item)
+                    }
                     WriteRequest::Delete { key } => write::prepare_delete(DeleteItemInput {
                         table_name: table_name.clone(),
                         key,

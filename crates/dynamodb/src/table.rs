@@ -148,7 +148,7 @@ impl TableMeta {
             .map(|label| format!("{}/stream/{label}", self.arn()))
     }
 
-    pub fn key_names(&self) -> impl Iterator<Item = &str> {
+    pub fn key_names(&self) -> impl Iterator<Item = &str> + Clone {
         std::iter::once(self.hash.0.as_str()).chain(self.range.as_ref().map(|r| r.0.as_str()))
     }
 

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
+use crate::encoding::StoredItem;
 use crate::error::Error;
 use crate::value::{AttributeValue, Item, ScalarType};
 
@@ -345,8 +346,17 @@ pub type ScanOutput = QueryOutput;
 /// One entry of BatchWriteItem.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteRequest {
-    Put { item: Item },
-    Delete { key: Item },
+    Put {
+        item: Item,
+    },
+    /// A put whose item was read from the wire straight into its stored form; it behaves exactly
+    /// as `Put` with that item.
+    PutStored {
+        item: StoredItem,
+    },
+    Delete {
+        key: Item,
+    },
 }
 
 #[derive(Debug, Clone, Default)]

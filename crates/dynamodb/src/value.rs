@@ -124,7 +124,7 @@ impl AttributeValue {
 
 /// "Numbers are variable length, with up to 38 significant digits ... approximately 1 byte per two
 /// significant digits, plus 1 byte."
-fn number_size(n: &Number) -> usize {
+pub(crate) fn number_size(n: &Number) -> usize {
     n.significant_digits().div_ceil(2) + 1
 }
 
@@ -146,12 +146,18 @@ pub fn validate_item_sized(item: &mut Item) -> Result<usize, Error> {
         validate_value(value)?;
     }
     let size = item_size(item);
+    check_item_size(size)?;
+    Ok(size)
+}
+
+/// The ValidationException of an item over 400 KB.
+pub(crate) fn check_item_size(size: usize) -> Result<(), Error> {
     if size > MAX_ITEM_SIZE {
         return Err(Error::Validation(
             "Item size has exceeded the maximum allowed size".into(),
         ));
     }
-    Ok(size)
+    Ok(())
 }
 
 /// Checks one value from a caller and puts its sets in canonical order.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use store::rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use crate::encoding::{
-    decode_item, encode_item, encode_item_sized, encode_pairs, put_record, PackedRecord,
+    decode_item, encode_item, encode_item_sized, encode_pairs, put_record, PackedRecord, StoredItem,
 };
 use crate::error::{CancellationReason, Error};
 use crate::expr::{
@@ -40,6 +40,8 @@ use crate::value::{
 #[derive(Debug)]
 pub(crate) enum ActionKind {
     Put(Item),
+    /// A put of an item already in stored form (a BatchWriteItem entry read from the wire).
+    PutStored(StoredItem),
     Delete,
     Update(Update),
     Check,
@@ -78,6 +80,20 @@ impl Action {
     /// Encodes a put's item ahead of the write, so that the store's single writer thread does only
     /// SQL work. Key errors surface here, on the caller's thread, with the same messages.
     pub fn pre_encode(&mut self, meta: &TableMeta) -> Result<(), Error> {
+        if let ActionKind::PutStored(stored) = &self.kind {
+            // Only the key attributes are decoded, as an item of their own: the key and its
+            // errors, the stream record's keys and their size come out as for an `Item` put. The
+            // action keeps its own bytes for the general path (a key that exists already).
+            let keys = stored.attributes(meta.key_names())?;
+            self.pre = Some(Encoded {
+                table_id: meta.id,
+                key: meta.item_key(&keys)?,
+                bytes: stored.bytes.clone(),
+                size: stored.size,
+                keys_bytes: encode_item(&keys),
+                keys_size: item_size(&keys),
+            });
+        }
         if let ActionKind::Put(item) = &self.kind {
             let key = meta.item_key(item)?;
             // Key attributes in name order, as an item of their own would hold them (item_key
@@ -106,7 +122,7 @@ impl Action {
 
     /// Whether the action is a plain put: no condition, nothing to return.
     fn is_blind_put(&self) -> bool {
-        matches!(self.kind, ActionKind::Put(_))
+        matches!(self.kind, ActionKind::Put(_) | ActionKind::PutStored(_))
             && self.condition.is_none()
             && self.return_values == ReturnValues::None
     }
@@ -159,6 +175,21 @@ pub(crate) fn prepare_put(input: PutItemInput) -> Result<Action, Error> {
         put_size,
         pre: None,
     })
+}
+
+/// A BatchWriteItem put of an item in stored form: its values and size were checked as it was
+/// built.
+pub(crate) fn prepare_stored_put(table: String, item: StoredItem) -> Action {
+    Action {
+        table,
+        key: Item::new(),
+        put_size: item.size,
+        kind: ActionKind::PutStored(item),
+        condition: None,
+        return_values: ReturnValues::None,
+        on_failure: ReturnOnFailure::default(),
+        pre: None,
+    }
 }
 
 pub(crate) fn prepare_delete(input: DeleteItemInput) -> Result<Action, Error> {
@@ -319,8 +350,9 @@ impl<'c> WriteCtx<'c> {
         let meta = self.table(&action.table)?;
         let pre = action.pre.as_ref().filter(|p| p.table_id == meta.id);
         let key = match (&action.kind, pre) {
-            (ActionKind::Put(_), Some(pre)) => pre.key.clone(),
+            (ActionKind::Put(_) | ActionKind::PutStored(_), Some(pre)) => pre.key.clone(),
             (ActionKind::Put(item), None) => meta.item_key(item)?,
+            (ActionKind::PutStored(stored), None) => meta.item_key(&stored.to_item()?)?,
             (ActionKind::Update(update), _) => {
                 let key = meta.key(&action.key)?;
                 for path in update.target_paths() {
@@ -355,6 +387,7 @@ impl<'c> WriteCtx<'c> {
     pub fn new_item(&mut self, action: &Action, located: &Located) -> Result<Option<Item>, Error> {
         Ok(match &action.kind {
             ActionKind::Put(item) => Some(item.clone()),
+            ActionKind::PutStored(stored) => Some(stored.to_item()?),
             ActionKind::Delete => None,
             ActionKind::Check => located.old.clone(),
             ActionKind::Update(update) => {

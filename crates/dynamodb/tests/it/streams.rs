@@ -406,3 +406,102 @@ fn records_of_one_batch_write_are_read_in_pages_that_split_the_batch() {
         INSERT keys={"pk": {S:"e"}} new={"pk": {S:"e"}, "v": {N:1}} old=-"#]]
     .assert_eq(&show_records(&from_c));
 }
+
+/// The stored form of `item`, built attribute by attribute in reverse name order as the
+/// endpoint's BatchWriteItem reader builds it from a request body.
+fn stored(item: &dynamodb::Item) -> dynamodb::StoredItem {
+    use dynamodb::AttributeValue as V;
+    let mut b = dynamodb::StoredItemBuilder::new();
+    for (name, value) in item.iter().rev() {
+        let name = name.as_str().into();
+        match value {
+            V::S(s) => b.string(name, s),
+            V::N(n) => b.number(name, n),
+            V::B(bytes) => b.binary(name, bytes),
+            V::Bool(v) => b.boolean(name, *v),
+            V::Null => b.null(name),
+            other => b.value(name, other.clone()).expect("valid value"),
+        }
+    }
+    b.finish().expect("within 400 KB")
+}
+
+/// A put that arrives in stored form is a put of its item: the same items, the same stream
+/// records with the same sizes, nothing for a put that changes nothing, and the same errors,
+/// whether the key is new (written in one statement) or exists (the general path).
+#[test]
+fn a_stored_put_is_a_put_of_its_item() {
+    let e = env();
+    for table in ["whole", "stored"] {
+        create(
+            &e.db,
+            table,
+            Some(ScalarType::N),
+            Some(StreamViewType::NewAndOldImages),
+        );
+    }
+    let write = |items: &[&str]| -> [Result<(), String>; 2] {
+        ["whole", "stored"].map(|table| {
+            let requests = items
+                .iter()
+                .map(|text| {
+                    let item = j(text);
+                    match table {
+                        "whole" => dynamodb::WriteRequest::Put { item },
+                        _ => dynamodb::WriteRequest::PutStored {
+                            item: stored(&item),
+                        },
+                    }
+                })
+                .collect();
+            let mut input = dynamodb::BatchWriteItemInput::default();
+            input.request_items.insert(table.into(), requests);
+            e.db.batch_write_item(input)
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        })
+    };
+    let same = |round: &str| {
+        let scan = |table: &str| {
+            e.db.scan(dynamodb::ScanInput {
+                table_name: table.into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+        };
+        assert_eq!(scan("whole"), scan("stored"), "{round}: items");
+        let records = |table: &str| {
+            let records = all_records(&e.db, table);
+            let sizes: Vec<i64> = records.iter().map(|r| r.dynamodb.size_bytes).collect();
+            (show_records(&records), sizes)
+        };
+        assert_eq!(records("whole"), records("stored"), "{round}: records");
+        scan("whole").len()
+    };
+    let [whole, stored] = write(&[
+        r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "x"}, "n": {"N": "-0012.50"},
+            "b": {"B": "AAE="}, "t": {"BOOL": true}, "z": {"NULL": true},
+            "m": {"M": {"y": {"SS": ["b", "a"]}}}, "l": {"L": [{"N": "1"}]}}"#,
+        r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
+    ]);
+    assert_eq!((whole, stored), (Ok(()), Ok(())));
+    assert_eq!(same("new keys"), 2);
+    let [whole, stored] = write(&[
+        r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "changed"}}"#,
+        r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
+        r#"{"pk": {"S": "c"}, "sk": {"N": "3"}}"#,
+    ]);
+    assert_eq!((whole, stored), (Ok(()), Ok(())));
+    assert_eq!(same("a change, no change, a new key"), 3);
+    for bad in [
+        r#"{"pk": {"S": "d"}}"#,
+        r#"{"pk": {"S": "d"}, "sk": {"S": "1"}}"#,
+        r#"{"pk": {"S": ""}, "sk": {"N": "1"}}"#,
+    ] {
+        let [whole, stored] = write(&[bad]);
+        assert!(whole.is_err(), "{bad} was written");
+        assert_eq!(whole, stored, "{bad}");
+    }
+    assert_eq!(same("refused keys"), 3);
+}
