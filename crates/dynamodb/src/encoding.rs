@@ -217,11 +217,12 @@ impl StoredItem {
         };
         let mut out = Item::new();
         for _ in 0..r.len()? {
-            let name = std::str::from_utf8(r.bytes()?).map_err(|_| corrupt())?;
-            if names.clone().into_iter().any(|n| n == name) {
-                out.insert(name.to_owned(), r.value()?);
-            } else {
-                r.skip_value()?;
+            let name = r.bytes()?;
+            match names.clone().into_iter().find(|n| n.as_bytes() == name) {
+                Some(name) => {
+                    out.insert(name.to_owned(), r.value()?);
+                }
+                None => r.skip_value()?,
             }
         }
         Ok(out)
@@ -232,11 +233,21 @@ impl StoredItem {
 /// for the same item: attributes in name order, a name given twice keeping its last value (as a
 /// JSON object read into a map does). Scalar values are encoded from borrowed text, without an
 /// [`AttributeValue`] of their own.
-#[derive(Default)]
 pub struct StoredItemBuilder<'a> {
     /// Each attribute's name, where its value's bytes sit in `values`, and its size.
     attributes: Vec<(Cow<'a, str>, Range<usize>, usize)>,
     values: Vec<u8>,
+}
+
+impl Default for StoredItemBuilder<'_> {
+    fn default() -> Self {
+        // Room for a typical item (a sale has nine attributes in about 150 bytes), so that the
+        // buffers are not regrown attribute by attribute.
+        StoredItemBuilder {
+            attributes: Vec::with_capacity(16),
+            values: Vec::with_capacity(256),
+        }
+    }
 }
 
 impl<'a> StoredItemBuilder<'a> {
