@@ -59,10 +59,16 @@ impl Input {
 /// `operation`'s input read from `body`, or `None` when the operation has no fast path or the body
 /// is anything but a plainly well-formed request.
 pub fn read(operation: &str, body: &[u8]) -> Option<Input> {
+    if !matches!(operation, "PutItem" | "BatchWriteItem" | "BatchGetItem") {
+        return None;
+    }
+    // The body's UTF-8 is checked once, whole: read from a `str`, the parser takes each string
+    // as it is instead of checking it again (and invalid UTF-8 goes to the general path).
+    let body = std::str::from_utf8(body).ok()?;
     match operation {
-        "PutItem" => put_item(serde_json::from_slice(body).ok()?).map(Input::Put),
+        "PutItem" => put_item(serde_json::from_str(body).ok()?).map(Input::Put),
         "BatchWriteItem" => {
-            let wire: BatchWriteWire = serde_json::from_slice(body).ok()?;
+            let wire: BatchWriteWire = serde_json::from_str(body).ok()?;
             let mut input = BatchWriteItemInput::default();
             for (table, requests) in wire.request_items {
                 let writes = requests
@@ -78,7 +84,7 @@ pub fn read(operation: &str, body: &[u8]) -> Option<Input> {
             Some(Input::BatchWrite(input))
         }
         "BatchGetItem" => {
-            let wire: BatchGetWire = serde_json::from_slice(body).ok()?;
+            let wire: BatchGetWire = serde_json::from_str(body).ok()?;
             let mut input = BatchGetItemInput::default();
             for (table, k) in wire.request_items {
                 input.request_items.insert(
@@ -492,6 +498,10 @@ mod tests {
             );
         }
         assert!(read("Query", b"{}").is_none());
+        let invalid_utf8 = b"{\"RequestItems\": {\"t\": [{\"PutRequest\": {\"Item\": {\"a\": {\"S\": \"\xff\"}}}}]}}";
+        assert!(read("BatchWriteItem", invalid_utf8).is_none());
+        let valid = b"{\"RequestItems\": {\"t\": [{\"PutRequest\": {\"Item\": {\"a\": {\"S\": \"\xc3\xa9\"}}}}]}}";
+        assert!(read("BatchWriteItem", valid).is_some());
     }
 
     /// A put's item read into stored form is the item the general reader reads, escapes, repeated
