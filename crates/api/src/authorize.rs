@@ -223,7 +223,9 @@ struct Targets {
     queue_name: Option<String>,
     table_name: Option<String>,
     stream_arn: Option<String>,
-    request_items: Option<indexmap::IndexMap<String, serde::de::IgnoredAny>>,
+    /// In name order, as the fast path reads them (`dynamodb_typed`), so that a request naming
+    /// two denied tables is denied on the same one whichever path reads it.
+    request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
     transact_items: Option<Vec<TransactTargets>>,
 }
 

@@ -154,6 +154,35 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
         Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action"),
         "{e:?}"
     );
+    // With two tables denied, the first in name order is named, whichever path reads the body:
+    // a plain put takes the fast path, a put with an empty set the general one. The SDK writes
+    // the tables in its map's order, which varies from request to request.
+    let empty_set = WriteRequest::builder()
+        .put_request(
+            PutRequest::builder()
+                .item("pk", AttributeValue::S("x".into()))
+                .item("s", AttributeValue::Ss(vec![]))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    for other in ["v", "w", "x", "y", "z", "zz"] {
+        for entry in [put("x"), empty_set.clone()] {
+            let e = ddb
+                .batch_write_item()
+                .request_items(other, vec![entry.clone()])
+                .request_items("u", vec![entry])
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error();
+            let message = aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e);
+            assert!(
+                message.is_some_and(|m| m.ends_with("on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action")),
+                "u and {other}: {e:?}"
+            );
+        }
+    }
     // Allowed on both tables: past authorization, the tables do not exist.
     let e = batch_write(&["t", "t2"]).await;
     assert_eq!(
