@@ -6,8 +6,10 @@
 //! The items of BatchWriteItem's puts go further: straight into their stored form
 //! ([`StoredItemBuilder`]), with names and plain strings borrowed from the body.
 //!
-//! The fast path only ever accepts: anything unexpected (a null member, a second type tag, an
-//! unknown tag, a bad number, a missing member, a duplicate member) makes [`read`] answer `None`,
+//! The fast path only ever accepts: anything unexpected (invalid UTF-8, a null member, a second
+//! type tag, an unknown tag, a bad number, a missing member, a duplicate member, and for a stored
+//! item anything the engine refuses: an empty set or one with duplicates, nesting too deep, more
+//! than 400 KB) makes [`read`] answer `None`,
 //! and the request goes through the general path of `dynamodb_api`, which accepts the same
 //! well-formed requests and words every error. So the two paths cannot disagree on an error's
 //! code or message, and a request the fast path takes is one the general path would have read

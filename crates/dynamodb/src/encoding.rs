@@ -597,6 +597,10 @@ mod tests {
         b.value("l".into(), AttributeValue::L(vec![AttributeValue::Null]))
             .unwrap();
         b.string("a".into(), "");
+        b.value("ns".into(), AttributeValue::Ns(vec![n("2"), n("1")]))
+            .unwrap();
+        b.value("bs".into(), AttributeValue::Bs(vec![vec![2], vec![1]]))
+            .unwrap();
         let built = b.finish().unwrap();
         let mut expected = item([
             ("s", AttributeValue::s("last")),
@@ -613,6 +617,8 @@ mod tests {
             ),
             ("l", AttributeValue::L(vec![AttributeValue::Null])),
             ("a", AttributeValue::s("")),
+            ("ns", AttributeValue::Ns(vec![n("1"), n("2")])),
+            ("bs", AttributeValue::Bs(vec![vec![1], vec![2]])),
         ]);
         let size = crate::value::validate_item_sized(&mut expected).unwrap();
         assert_eq!(built.bytes, encode_item(&expected));

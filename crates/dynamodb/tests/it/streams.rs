@@ -426,13 +426,60 @@ fn stored(item: &dynamodb::Item) -> dynamodb::StoredItem {
     b.finish().expect("within 400 KB")
 }
 
+/// Writes `items` into two tables of the same schema, as `Put`s into `tables[0]` and as
+/// `PutStored`s into `tables[1]`; each table's answer, an error as its message.
+fn put_both(e: &Env, tables: [&str; 2], items: &[&str]) -> [Result<(), String>; 2] {
+    tables.map(|table| {
+        let requests = items
+            .iter()
+            .map(|text| {
+                let item = j(text);
+                if table == tables[0] {
+                    dynamodb::WriteRequest::Put { item }
+                } else {
+                    dynamodb::WriteRequest::PutStored {
+                        item: stored(&item),
+                    }
+                }
+            })
+            .collect();
+        let mut input = dynamodb::BatchWriteItemInput::default();
+        input.request_items.insert(table.into(), requests);
+        e.db.batch_write_item(input)
+            .map(|_| ())
+            .map_err(|err| err.to_string())
+    })
+}
+
+/// Checks that both tables hold the same items and the same stream records (with their sizes);
+/// returns how many items each holds.
+fn assert_same(e: &Env, tables: [&str; 2], round: &str) -> usize {
+    let scan = |table: &str| {
+        e.db.scan(dynamodb::ScanInput {
+            table_name: table.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+    };
+    assert_eq!(scan(tables[0]), scan(tables[1]), "{round}: items");
+    let records = |table: &str| {
+        let records = all_records(&e.db, table);
+        let sizes: Vec<i64> = records.iter().map(|r| r.dynamodb.size_bytes).collect();
+        (show_records(&records), sizes)
+    };
+    assert_eq!(records(tables[0]), records(tables[1]), "{round}: records");
+    scan(tables[0]).len()
+}
+
 /// A put that arrives in stored form is a put of its item: the same items, the same stream
 /// records with the same sizes, nothing for a put that changes nothing, and the same errors,
 /// whether the key is new (written in one statement) or exists (the general path).
 #[test]
 fn a_stored_put_is_a_put_of_its_item() {
     let e = env();
-    for table in ["whole", "stored"] {
+    let tables = ["whole", "stored"];
+    for table in tables {
         create(
             &e.db,
             table,
@@ -440,68 +487,67 @@ fn a_stored_put_is_a_put_of_its_item() {
             Some(StreamViewType::NewAndOldImages),
         );
     }
-    let write = |items: &[&str]| -> [Result<(), String>; 2] {
-        ["whole", "stored"].map(|table| {
-            let requests = items
-                .iter()
-                .map(|text| {
-                    let item = j(text);
-                    match table {
-                        "whole" => dynamodb::WriteRequest::Put { item },
-                        _ => dynamodb::WriteRequest::PutStored {
-                            item: stored(&item),
-                        },
-                    }
-                })
-                .collect();
-            let mut input = dynamodb::BatchWriteItemInput::default();
-            input.request_items.insert(table.into(), requests);
-            e.db.batch_write_item(input)
-                .map(|_| ())
-                .map_err(|err| err.to_string())
-        })
-    };
-    let same = |round: &str| {
-        let scan = |table: &str| {
-            e.db.scan(dynamodb::ScanInput {
-                table_name: table.into(),
-                ..Default::default()
-            })
-            .unwrap()
-            .items
-        };
-        assert_eq!(scan("whole"), scan("stored"), "{round}: items");
-        let records = |table: &str| {
-            let records = all_records(&e.db, table);
-            let sizes: Vec<i64> = records.iter().map(|r| r.dynamodb.size_bytes).collect();
-            (show_records(&records), sizes)
-        };
-        assert_eq!(records("whole"), records("stored"), "{round}: records");
-        scan("whole").len()
-    };
-    let [whole, stored] = write(&[
-        r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "x"}, "n": {"N": "-0012.50"},
+    let [whole, stored] = put_both(
+        &e,
+        tables,
+        &[
+            r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "x"}, "n": {"N": "-0012.50"},
             "b": {"B": "AAE="}, "t": {"BOOL": true}, "z": {"NULL": true},
             "m": {"M": {"y": {"SS": ["b", "a"]}}}, "l": {"L": [{"N": "1"}]}}"#,
-        r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
-    ]);
+            r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
+        ],
+    );
     assert_eq!((whole, stored), (Ok(()), Ok(())));
-    assert_eq!(same("new keys"), 2);
-    let [whole, stored] = write(&[
-        r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "changed"}}"#,
-        r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
-        r#"{"pk": {"S": "c"}, "sk": {"N": "3"}}"#,
-    ]);
+    assert_eq!(assert_same(&e, tables, "new keys"), 2);
+    let [whole, stored] = put_both(
+        &e,
+        tables,
+        &[
+            r#"{"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"S": "changed"}}"#,
+            r#"{"pk": {"S": "b"}, "sk": {"N": "2"}, "é": {"S": ""}}"#,
+            r#"{"pk": {"S": "c"}, "sk": {"N": "3"}}"#,
+        ],
+    );
     assert_eq!((whole, stored), (Ok(()), Ok(())));
-    assert_eq!(same("a change, no change, a new key"), 3);
+    assert_eq!(assert_same(&e, tables, "a change, no change, a new key"), 3);
     for bad in [
         r#"{"pk": {"S": "d"}}"#,
         r#"{"pk": {"S": "d"}, "sk": {"S": "1"}}"#,
         r#"{"pk": {"S": ""}, "sk": {"N": "1"}}"#,
     ] {
-        let [whole, stored] = write(&[bad]);
+        let [whole, stored] = put_both(&e, tables, &[bad]);
         assert!(whole.is_err(), "{bad} was written");
         assert_eq!(whole, stored, "{bad}");
     }
-    assert_eq!(same("refused keys"), 3);
+    assert_eq!(assert_same(&e, tables, "refused keys"), 3);
+}
+
+/// The same with a binary partition key and no sort key, past sets of every kind.
+#[test]
+fn a_stored_put_with_a_binary_key_is_a_put_of_its_item() {
+    let e = env();
+    let tables = ["whole", "stored"];
+    for table in tables {
+        e.db.create_table(table_input(
+            table,
+            &[("pk", ScalarType::B)],
+            Some(StreamViewType::NewImage),
+        ))
+        .expect("create table");
+    }
+    let [whole, stored] = put_both(
+        &e,
+        tables,
+        &[
+            r#"{"a": {"NS": ["2", "1"]}, "b": {"BS": ["Ag==", "AQ=="]}, "pk": {"B": "AAE="},
+            "z": {"SS": ["y", "x"]}}"#,
+        ],
+    );
+    assert_eq!((whole, stored), (Ok(()), Ok(())));
+    assert_eq!(assert_same(&e, tables, "binary key"), 1);
+    for bad in [r#"{"pk": {"B": ""}}"#, r#"{"pk": {"S": "AAE="}}"#] {
+        let [whole, stored] = put_both(&e, tables, &[bad]);
+        assert!(whole.is_err(), "{bad} was written");
+        assert_eq!(whole, stored, "{bad}");
+    }
 }
