@@ -40,7 +40,8 @@ use crate::value::{
 #[derive(Debug)]
 pub(crate) enum ActionKind {
     Put(Item),
-    /// A put of an item already in stored form (a BatchWriteItem entry read from the wire).
+    /// A put of an item already in stored form (a BatchWriteItem entry read from the wire); its
+    /// bytes move to the action's `pre` when it is encoded.
     PutStored(StoredItem),
     Delete,
     Update(Update),
@@ -80,15 +81,16 @@ impl Action {
     /// Encodes a put's item ahead of the write, so that the store's single writer thread does only
     /// SQL work. Key errors surface here, on the caller's thread, with the same messages.
     pub fn pre_encode(&mut self, meta: &TableMeta) -> Result<(), Error> {
-        if let ActionKind::PutStored(stored) = &self.kind {
+        if let ActionKind::PutStored(stored) = &mut self.kind {
             // Only the key attributes are decoded, as an item of their own: the key and its
             // errors, the stream record's keys and their size come out as for an `Item` put. The
-            // action keeps its own bytes for the general path (a key that exists already).
+            // bytes move into `pre` ([`Action::stored_item`] reads them there).
             let keys = stored.attributes(meta.key_names())?;
+            let key = meta.item_key(&keys)?;
             self.pre = Some(Encoded {
                 table_id: meta.id,
-                key: meta.item_key(&keys)?,
-                bytes: stored.bytes.clone(),
+                key,
+                bytes: std::mem::take(&mut stored.bytes),
                 size: stored.size,
                 keys_bytes: encode_item(&keys),
                 keys_size: item_size(&keys),
@@ -118,6 +120,16 @@ impl Action {
             });
         }
         Ok(())
+    }
+
+    /// A stored put's item, decoded for the general path: from `pre` once the put is encoded
+    /// (stored bytes do not depend on the table, so even a `pre` of a table since recreated
+    /// holds them), from the action before.
+    fn stored_item(&self, stored: &StoredItem) -> Result<Item, Error> {
+        match &self.pre {
+            Some(pre) => decode_item(&pre.bytes),
+            None => stored.to_item(),
+        }
     }
 
     /// Whether the action is a plain put: no condition, nothing to return.
@@ -352,7 +364,7 @@ impl<'c> WriteCtx<'c> {
         let key = match (&action.kind, pre) {
             (ActionKind::Put(_) | ActionKind::PutStored(_), Some(pre)) => pre.key.clone(),
             (ActionKind::Put(item), None) => meta.item_key(item)?,
-            (ActionKind::PutStored(stored), None) => meta.item_key(&stored.to_item()?)?,
+            (ActionKind::PutStored(stored), None) => meta.item_key(&action.stored_item(stored)?)?,
             (ActionKind::Update(update), _) => {
                 let key = meta.key(&action.key)?;
                 for path in update.target_paths() {
@@ -387,7 +399,7 @@ impl<'c> WriteCtx<'c> {
     pub fn new_item(&mut self, action: &Action, located: &Located) -> Result<Option<Item>, Error> {
         Ok(match &action.kind {
             ActionKind::Put(item) => Some(item.clone()),
-            ActionKind::PutStored(stored) => Some(stored.to_item()?),
+            ActionKind::PutStored(stored) => Some(action.stored_item(stored)?),
             ActionKind::Delete => None,
             ActionKind::Check => located.old.clone(),
             ActionKind::Update(update) => {

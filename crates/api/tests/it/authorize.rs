@@ -9,6 +9,18 @@ use serde_json::json;
 use crate::support::{start, Server};
 
 /// A server whose authorizer knows one role, `collector-role`, and a key issued to it.
+/// The message of a denial to the test's issued key (role `collector-role`).
+fn denied(action: &str, resource: &str) -> String {
+    format!(
+        "User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the action"
+    )
+}
+
+/// The ARN of table `name`.
+fn table(name: &str) -> String {
+    format!("arn:aws:dynamodb:us-east-1:000000000000:table/{name}")
+}
+
 async fn start_with_roles() -> Server {
     let server = start().await;
     let roles = iam::Roles::new("000000000000");
@@ -84,7 +96,13 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
     assert_eq!(meta.code(), Some("AccessDenied"), "{e:?}");
     assert_eq!(
         meta.message(),
-        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:other because no identity-based policy allows the action")
+        Some(
+            denied(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:000000000000:other"
+            )
+            .as_str()
+        )
     );
     // Receiving from the allowed queue is not granted either.
     assert!(function
@@ -151,7 +169,7 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
     let e = batch_write(&["t", "t2", "u"]).await;
     assert_eq!(
         aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
-        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action"),
+        Some(denied("dynamodb:BatchWriteItem", &table("u")).as_str()),
         "{e:?}"
     );
     // With two tables denied, the first in name order is named, whichever path reads the body:
@@ -176,9 +194,9 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
                 .await
                 .unwrap_err()
                 .into_service_error();
-            let message = aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e);
-            assert!(
-                message.is_some_and(|m| m.ends_with("on resource: arn:aws:dynamodb:us-east-1:000000000000:table/u because no identity-based policy allows the action")),
+            assert_eq!(
+                aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
+                Some(denied("dynamodb:BatchWriteItem", &table("u")).as_str()),
                 "u and {other}: {e:?}"
             );
         }
@@ -206,7 +224,7 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
         .into_service_error();
     assert_eq!(
         aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
-        Some("User: arn:aws:sts::000000000000:assumed-role/collector-role/collector-role is not authorized to perform: dynamodb:BatchGetItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/t because no identity-based policy allows the action"),
+        Some(denied("dynamodb:BatchGetItem", &table("t")).as_str()),
         "{e:?}"
     );
 
