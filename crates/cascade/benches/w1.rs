@@ -4,7 +4,10 @@
 //! the drain time, sales per second and the peak memory of the engine and of each function (from
 //! `up`'s summary), and beside it, measured in the same run, the floor: a bare SQLite insert of
 //! the same rows (every item the tables end with, as JSON documents keyed by table and key) into
-//! one table with the store's journal settings, in one transaction.
+//! one table with the store's journal settings, in one transaction. Each run also prints the CPU
+//! seconds of the whole `up --once` process tree (engine and functions, from `getrusage`), which
+//! tells a run that did more work from one that waited more: the two cores stay busy while the
+//! cascade drains, so the two figures should move together.
 //!
 //! Usage: `cargo bench -p cascade --bench w1 -- [--branches N] [--salespersons N] [--sales N]
 //! [--runs R]`. The functions are built (`cascade build`) before the clock starts; each run has
@@ -69,10 +72,23 @@ fn cascade() -> Command {
     command
 }
 
-/// One `up --once` run: seconds from the schedule firing to drained, and the summary's line of
-/// peak memory.
-fn run_up(vendor_url: &str) -> (f64, String) {
+/// CPU seconds (user and system) of this process's children that have ended and been waited
+/// for, and of their own such descendants.
+fn children_cpu() -> f64 {
+    // SAFETY: an all-zero `rusage` is a valid value, and getrusage writes only into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_CHILDREN) failed");
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// One `up --once` run: seconds from the schedule firing to drained, the summary's line of peak
+/// memory, and the CPU seconds of the whole run (the engine and the functions it ran, start-up
+/// and shut-down included).
+fn run_up(vendor_url: &str) -> (f64, String, f64) {
     let state = tempfile::tempdir().expect("temporary folder");
+    let cpu_before = children_cpu();
     let out = cascade()
         .args(["up", "--once", "--env", "w1", "--listen", "127.0.0.1:0"])
         .args(["--timeout", "3600", "--state-dir"])
@@ -80,6 +96,7 @@ fn run_up(vendor_url: &str) -> (f64, String) {
         .args(["--param", &format!("VendorApiUrl={vendor_url}")])
         .output()
         .expect("run cascade up");
+    let cpu = children_cpu() - cpu_before;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -96,7 +113,7 @@ fn run_up(vendor_url: &str) -> (f64, String) {
         .find_map(|l| l.strip_prefix("peak memory: "))
         .unwrap_or("unknown")
         .to_owned();
-    (drained, memory)
+    (drained, memory, cpu)
 }
 
 /// Seconds to insert `rows` (table, key, JSON document) into bare SQLite.
@@ -193,10 +210,10 @@ fn main() {
 
     let (mut drains, mut floors) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
-        let (drained, memory) = run_up(&url);
+        let (drained, memory, cpu) = run_up(&url);
         let bare = floor(&rows);
         println!(
-            "run {run}: drained in {drained:.1} s ({:.0} sales/s)   floor {bare:.2} s   ratio {:.1}x\n  peak memory: {memory}",
+            "run {run}: drained in {drained:.1} s ({:.0} sales/s)   floor {bare:.2} s   ratio {:.1}x\n  peak memory: {memory}\n  CPU time of the run (engine and functions): {cpu:.1} s",
             sales as f64 / drained,
             drained / bare
         );
