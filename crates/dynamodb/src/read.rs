@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use store::rusqlite::types::Value as SqlValue;
-use store::rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use store::rusqlite::{params, params_from_iter, CachedStatement, Connection, OptionalExtension};
 
 use crate::encoding::{decode_item, key_bytes};
 use crate::error::Error;
@@ -39,9 +39,22 @@ pub(crate) fn get_row(
     table_id: i64,
     key: &EncodedKey,
 ) -> Result<Option<Item>, Error> {
-    let mut stmt = conn.prepare_cached(
+    get_row_with(&mut row_lookup(conn)?, table_id, key)
+}
+
+/// The statement [`get_row_with`] runs: taken from the cache once for a whole batch of keys
+/// rather than once per key (each take hashes the SQL text).
+fn row_lookup(conn: &Connection) -> Result<CachedStatement<'_>, Error> {
+    Ok(conn.prepare_cached(
         "SELECT item FROM dynamodb_items WHERE table_id = ?1 AND pk = ?2 AND sk = ?3",
-    )?;
+    )?)
+}
+
+fn get_row_with(
+    stmt: &mut CachedStatement<'_>,
+    table_id: i64,
+    key: &EncodedKey,
+) -> Result<Option<Item>, Error> {
     let blob: Option<Vec<u8>> = stmt
         .query_row(params![table_id, key.pk, key.sk], |r| r.get(0))
         .optional()?;
@@ -636,21 +649,24 @@ pub(crate) fn batch_get(
         )?;
         let meta = table::load(conn, &table_name)?;
         let mut keys = Vec::with_capacity(request.keys.len());
-        let mut seen = BTreeSet::new();
         for mut key in std::mem::take(&mut request.keys) {
             validate_item(&mut key)?;
             let encoded = meta.key(&key)?;
-            if !seen.insert(encoded.clone()) {
-                return Err(Error::validation(
-                    "Provided list of item keys contains duplicates",
-                ));
-            }
             keys.push((key, encoded));
+        }
+        // Sorted references find a repeated key without copying any.
+        let mut sorted: Vec<&EncodedKey> = keys.iter().map(|(_, e)| e).collect();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::validation(
+                "Provided list of item keys contains duplicates",
+            ));
         }
         prepared.push((table_name, request, meta, projection, keys));
     }
     let mut out = BatchGetItemOutput::default();
     let mut bytes = 0;
+    let mut lookup = row_lookup(conn)?;
     for (table_name, request, meta, projection, keys) in prepared {
         let responses = out.responses.entry(table_name.clone()).or_default();
         for (key, encoded) in keys {
@@ -662,7 +678,7 @@ pub(crate) fn batch_get(
                     .push(key);
                 continue;
             }
-            if let Some(item) = get_row(conn, meta.id, &encoded)? {
+            if let Some(item) = get_row_with(&mut lookup, meta.id, &encoded)? {
                 bytes += item_size(&item);
                 responses.push(projected(item, &projection));
             }

@@ -1,6 +1,8 @@
 //! BatchWriteItem and BatchGetItem.
 
-use dynamodb::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
+use dynamodb::{
+    BatchGetItemInput, BatchWriteItemInput, Item, KeysAndAttributes, ScalarType, WriteRequest,
+};
 
 use crate::support::*;
 
@@ -98,6 +100,38 @@ fn batch_get_returns_found_items_and_refuses_over_100_keys() {
         e.db.batch_get_item(too_many).unwrap_err().to_string(),
         "Too many items requested for the BatchGetItem call"
     );
+}
+
+#[test]
+fn batch_get_refuses_a_repeated_key_wherever_it_stands() {
+    let e = env();
+    create(&e.db, "two", Some(ScalarType::N), None);
+    let key = |pk: &str, sk: &str| j(&format!(r#"{{"pk":{{"S":"{pk}"}},"sk":{{"N":"{sk}"}}}}"#));
+    let get = |keys: Vec<Item>| {
+        let mut input = BatchGetItemInput::default();
+        input.request_items.insert(
+            "two".into(),
+            KeysAndAttributes {
+                keys,
+                ..Default::default()
+            },
+        );
+        e.db.batch_get_item(input)
+    };
+    // Keys that share a partition key or a sort key are different keys; a number's two spellings
+    // are the same key.
+    let distinct = vec![key("a", "1"), key("a", "2"), key("b", "1")];
+    assert!(get(distinct).unwrap().responses["two"].is_empty());
+    for repeated in [
+        vec![key("a", "1"), key("a", "1"), key("b", "2")],
+        vec![key("b", "2"), key("a", "1"), key("c", "3"), key("a", "1.0")],
+        vec![key("a", "1"), key("b", "2"), key("c", "3"), key("b", "2")],
+    ] {
+        assert_eq!(
+            get(repeated).unwrap_err().to_string(),
+            "Provided list of item keys contains duplicates"
+        );
+    }
 }
 
 #[test]
