@@ -11,7 +11,7 @@
 //! the presigned query string) and [`SigV4::verify`] (AWS's canonical request and signing key).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hmac::{Hmac, Mac};
 use hyper::http::request::Parts;
@@ -36,17 +36,35 @@ pub enum Principal {
 }
 
 /// One key the engine issued.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct IssuedKey {
     secret: String,
     principal: String,
+    /// The signing key of the last scope verified (`YYYYMMDD/region/service/aws4_request`): a
+    /// function signs every request of a day with the same one, and deriving it is four HMACs.
+    signing_key: Mutex<Option<(String, [u8; 32])>>,
+}
+
+impl IssuedKey {
+    /// The signing key of `scope`, derived once per scope.
+    fn signing_key(&self, scope: &str) -> Option<[u8; 32]> {
+        let mut cached = self.signing_key.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((for_scope, key)) = cached.as_ref() {
+            if for_scope == scope {
+                return Some(*key);
+            }
+        }
+        let key = signing_key(&self.secret, scope)?;
+        *cached = Some((scope.to_owned(), key));
+        Some(key)
+    }
 }
 
 /// The access keys the engine issued, with their secrets. Cheap to clone; clones share the keys.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRegistry {
     /// A `std::sync::RwLock`: it is held only to look up or insert a key, never across an await.
-    keys: Arc<RwLock<HashMap<String, IssuedKey>>>,
+    keys: Arc<RwLock<HashMap<String, Arc<IssuedKey>>>>,
 }
 
 impl KeyRegistry {
@@ -55,10 +73,11 @@ impl KeyRegistry {
     pub fn insert(&self, access_key: &str, secret: &str, principal: &str) {
         self.keys.write().unwrap_or_else(|e| e.into_inner()).insert(
             access_key.to_owned(),
-            IssuedKey {
+            Arc::new(IssuedKey {
                 secret: secret.to_owned(),
                 principal: principal.to_owned(),
-            },
+                signing_key: Mutex::new(None),
+            }),
         );
     }
 
@@ -70,7 +89,7 @@ impl KeyRegistry {
             .remove(access_key);
     }
 
-    fn get(&self, access_key: &str) -> Option<IssuedKey> {
+    fn get(&self, access_key: &str) -> Option<Arc<IssuedKey>> {
         self.keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -100,7 +119,10 @@ pub fn authenticate(
         .as_ref()
         .and_then(|s| keys.get(&s.access_key).map(|k| (s, k)));
     if let Some((signature, key)) = issued {
-        if !signature.verify(parts, body, &key.secret) {
+        let verified = key
+            .signing_key(&signature.scope)
+            .is_some_and(|signing| signature.verify_with(parts, body, &signing));
+        if !verified {
             return Err(AuthError::BadSignature(format!(
                 "The request signature we calculated does not match the signature you provided for access key `{}`",
                 signature.access_key
@@ -109,7 +131,7 @@ pub fn authenticate(
         return Ok(Identity {
             access_key: signature.access_key.clone(),
             principal: Principal::Issued {
-                name: key.principal,
+                name: key.principal.clone(),
             },
         });
     }
@@ -205,15 +227,24 @@ impl SigV4 {
 
     /// Whether the signature is the one `secret` gives for this request.
     pub fn verify(&self, parts: &Parts, body: &[u8], secret: &str) -> bool {
-        self.expected(parts, body, secret)
+        signing_key(secret, &self.scope)
+            .is_some_and(|signing| self.verify_with(parts, body, &signing))
+    }
+
+    /// [`SigV4::verify`] with the signing key of the signature's scope already derived.
+    fn verify_with(&self, parts: &Parts, body: &[u8], signing_key: &[u8; 32]) -> bool {
+        self.expected_with(parts, body, signing_key)
             .is_some_and(|expected| constant_eq(expected.as_bytes(), self.signature.as_bytes()))
     }
 
     /// The signature `secret` gives for this request, or `None` when the request cannot be
     /// verified: a malformed scope, or a signed payload hash that is not the body's.
+    #[cfg(test)]
     fn expected(&self, parts: &Parts, body: &[u8], secret: &str) -> Option<String> {
-        let mut scope = self.scope.split('/');
-        let (date, region, service) = (scope.next()?, scope.next()?, scope.next()?);
+        self.expected_with(parts, body, &signing_key(secret, &self.scope)?)
+    }
+
+    fn expected_with(&self, parts: &Parts, body: &[u8], signing_key: &[u8; 32]) -> Option<String> {
         let canonical = self.canonical_request(parts, body)?;
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{}\n{}\n{}",
@@ -221,11 +252,7 @@ impl SigV4 {
             self.scope,
             hex(&Sha256::digest(canonical.as_bytes()))
         );
-        let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-        key = hmac(&key, region.as_bytes());
-        key = hmac(&key, service.as_bytes());
-        key = hmac(&key, b"aws4_request");
-        Some(hex(&hmac(&key, string_to_sign.as_bytes())))
+        Some(hex(&hmac(signing_key, string_to_sign.as_bytes())))
     }
 
     fn canonical_request(&self, parts: &Parts, body: &[u8]) -> Option<String> {
@@ -246,22 +273,24 @@ impl SigV4 {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&");
-        let mut canonical_headers = String::new();
+        // Each header as `name:value[,value...]`, every value trimmed and its runs of whitespace
+        // made one space.
+        let mut canonical_headers = String::with_capacity(512);
         for name in &self.signed_headers {
-            let values: Vec<String> = parts
-                .headers
-                .get_all(name.as_str())
-                .iter()
-                .map(|v| {
-                    String::from_utf8_lossy(v.as_bytes())
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect();
             canonical_headers.push_str(name);
             canonical_headers.push(':');
-            canonical_headers.push_str(&values.join(","));
+            for (i, value) in parts.headers.get_all(name.as_str()).iter().enumerate() {
+                if i > 0 {
+                    canonical_headers.push(',');
+                }
+                let value = String::from_utf8_lossy(value.as_bytes());
+                for (j, word) in value.split_whitespace().enumerate() {
+                    if j > 0 {
+                        canonical_headers.push(' ');
+                    }
+                    canonical_headers.push_str(word);
+                }
+            }
             canonical_headers.push('\n');
         }
         // A client may send the payload's hash in `x-amz-content-sha256` (S3's SDKs do), and the
@@ -287,11 +316,22 @@ impl SigV4 {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// SigV4's signing key of `scope` (`YYYYMMDD/region/service/aws4_request`); `None` for a scope
+/// that lacks a part.
+fn signing_key(secret: &str, scope: &str) -> Option<[u8; 32]> {
+    let mut parts = scope.split('/');
+    let (date, region, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let key = hmac(&key, region.as_bytes());
+    let key = hmac(&key, service.as_bytes());
+    Some(hmac(&key, b"aws4_request"))
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -347,6 +387,49 @@ mod tests {
         assert_eq!(signature.access_key, "AKIDEXAMPLE");
         assert!(signature.verify(&parts, b"", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
         assert!(!signature.verify(&parts, b"", "another secret"));
+    }
+
+    /// An issued key's signing key is derived once per scope: a request of another day or
+    /// service verifies with its own, and a key issued again with a new secret drops the old.
+    #[test]
+    fn issued_keys_verify_each_scope_with_its_own_signing_key() {
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let signed = |scope: &str, secret: &str| {
+            let request = |signature: &str| {
+                let request = hyper::Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .header("host", "example.amazonaws.com")
+                    .header("x-amz-date", format!("{}T123600Z", &scope[..8]))
+                    .header("x-amz-target", "DynamoDB_20120810.ListTables")
+                    .header(
+                        "authorization",
+                        format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{scope}, SignedHeaders=host;x-amz-date;x-amz-target, Signature={signature}"),
+                    )
+                    .body(())
+                    .unwrap();
+                request.into_parts().0
+            };
+            let unsigned = request("0");
+            let signature = SigV4::from_request(&unsigned)
+                .unwrap()
+                .expected(&unsigned, b"{}", secret)
+                .unwrap();
+            request(&signature)
+        };
+        let keys = KeyRegistry::default();
+        keys.insert("AKIDEXAMPLE", secret, "function/f");
+        let verified = |parts: &Parts| authenticate(parts, b"{}", &keys, None).is_ok();
+        let day1 = "20150830/us-east-1/dynamodb/aws4_request";
+        let day2 = "20150831/us-east-1/dynamodb/aws4_request";
+        let sqs = "20150831/us-east-1/sqs/aws4_request";
+        for scope in [day1, day2, sqs, day1] {
+            assert!(verified(&signed(scope, secret)), "{scope}");
+            assert!(!verified(&signed(scope, "another secret")), "{scope}");
+        }
+        keys.insert("AKIDEXAMPLE", "a new secret", "function/f");
+        assert!(!verified(&signed(day1, secret)));
+        assert!(verified(&signed(day1, "a new secret")));
     }
 
     /// A signature over `x-amz-content-sha256` holds only for the body of that hash.
