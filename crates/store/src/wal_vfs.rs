@@ -32,9 +32,12 @@
 //! The main database file is written only by checkpoints, which copy pages from the WAL one write
 //! per page, in ascending page order. Most pages a checkpoint copies are new ones at the end of
 //! the file, so most writes continue the one before: in W1, 17,126 writes of the checkpointer
-//! thread fell in 295 runs of consecutive pages (`strace` for 3 s of the drain). There every
-//! write that continues the run joins it, whatever its size, and the same rules hold for
-//! everything else (including a memory-mapped read). What makes this safe:
+//! thread fell in 295 runs of consecutive pages (`strace` for 3 s of the drain); gathered, the
+//! checkpointer's write calls in 4 s of the drain fell from 66,235 to 2,713 (`/proc/<tid>/io`),
+//! and the engine's CPU time per W1 run by about 4% (three alternated pairs, each run's taken
+//! relative to the unchanged functions' as a yardstick of the VM's speed). There every write that
+//! continues the run joins it, and the same rules hold for everything else (including a
+//! memory-mapped read). What makes this safe:
 //! - Other connections read the database file through their own handles, so they see only what
 //!   was written out. SQLite lets a reader take a page from the database file only once the
 //!   checkpoint that copied it has recorded its progress (the wal-index's `nBackfill`); before,
