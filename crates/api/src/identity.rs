@@ -389,85 +389,75 @@ mod tests {
         assert!(!signature.verify(&parts, b"", "another secret"));
     }
 
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    /// A POST of `body` with one more signed header (`name: value`), signed for `scope`
+    /// (`YYYYMMDD/region/service/aws4_request`) with `secret` by this module's own signer.
+    fn signed_post(scope: &str, (name, value): (&str, &str), body: &[u8], secret: &str) -> Parts {
+        let mut names = ["host", "x-amz-date", name];
+        names.sort_unstable();
+        let signed_headers = names.join(";");
+        let request = |signature: &str| {
+            hyper::Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("host", "example.amazonaws.com")
+                .header("x-amz-date", format!("{}T123600Z", &scope[..8]))
+                .header(name, value)
+                .header(
+                    "authorization",
+                    format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{scope}, SignedHeaders={signed_headers}, Signature={signature}"),
+                )
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let unsigned = request("0");
+        let signature = SigV4::from_request(&unsigned)
+            .unwrap()
+            .expected(&unsigned, body, secret)
+            .unwrap();
+        request(&signature)
+    }
+
     /// An issued key's signing key is derived once per scope: a request of another day or
     /// service verifies with its own, and a key issued again with a new secret drops the old.
     #[test]
     fn issued_keys_verify_each_scope_with_its_own_signing_key() {
-        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-        let signed = |scope: &str, secret: &str| {
-            let request = |signature: &str| {
-                let request = hyper::Request::builder()
-                    .method("POST")
-                    .uri("/")
-                    .header("host", "example.amazonaws.com")
-                    .header("x-amz-date", format!("{}T123600Z", &scope[..8]))
-                    .header("x-amz-target", "DynamoDB_20120810.ListTables")
-                    .header(
-                        "authorization",
-                        format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{scope}, SignedHeaders=host;x-amz-date;x-amz-target, Signature={signature}"),
-                    )
-                    .body(())
-                    .unwrap();
-                request.into_parts().0
-            };
-            let unsigned = request("0");
-            let signature = SigV4::from_request(&unsigned)
-                .unwrap()
-                .expected(&unsigned, b"{}", secret)
-                .unwrap();
-            request(&signature)
-        };
+        let target = ("x-amz-target", "DynamoDB_20120810.ListTables");
+        let signed = |scope: &str, secret: &str| signed_post(scope, target, b"{}", secret);
         let keys = KeyRegistry::default();
-        keys.insert("AKIDEXAMPLE", secret, "function/f");
+        keys.insert("AKIDEXAMPLE", SECRET, "function/f");
         let verified = |parts: &Parts| authenticate(parts, b"{}", &keys, None).is_ok();
         let day1 = "20150830/us-east-1/dynamodb/aws4_request";
         let day2 = "20150831/us-east-1/dynamodb/aws4_request";
         let sqs = "20150831/us-east-1/sqs/aws4_request";
         for scope in [day1, day2, sqs, day1] {
-            assert!(verified(&signed(scope, secret)), "{scope}");
+            assert!(verified(&signed(scope, SECRET)), "{scope}");
             assert!(!verified(&signed(scope, "another secret")), "{scope}");
         }
         keys.insert("AKIDEXAMPLE", "a new secret", "function/f");
-        assert!(!verified(&signed(day1, secret)));
+        assert!(!verified(&signed(day1, SECRET)));
         assert!(verified(&signed(day1, "a new secret")));
     }
 
     /// A signature over `x-amz-content-sha256` holds only for the body of that hash.
     #[test]
     fn a_signed_payload_hash_must_be_the_bodys() {
-        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let scope = "20150830/us-east-1/service/aws4_request";
         let signed = |body: &[u8], claimed: &str| {
-            let request = |signature: &str| {
-                let request = hyper::Request::builder()
-                    .method("POST")
-                    .uri("/")
-                    .header("host", "example.amazonaws.com")
-                    .header("x-amz-date", "20150830T123600Z")
-                    .header("x-amz-content-sha256", claimed)
-                    .header(
-                        "authorization",
-                        format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"),
-                    )
-                    .body(())
-                    .unwrap();
-                request.into_parts().0
-            };
-            let unsigned = request("0");
-            let signature = SigV4::from_request(&unsigned)
-                .unwrap()
-                .expected(&unsigned, body, secret)
-                .unwrap();
-            request(&signature)
+            signed_post(scope, ("x-amz-content-sha256", claimed), body, SECRET)
         };
         let body = br#"{"TableName":"t"}"#;
         let hash = hex(&Sha256::digest(body));
         let parts = signed(body, &hash);
         let signature = SigV4::from_request(&parts).unwrap();
-        assert!(signature.verify(&parts, body, secret));
-        assert!(!signature.verify(&parts, br#"{"TableName":"u"}"#, secret));
+        assert!(signature.verify(&parts, body, SECRET));
+        assert!(!signature.verify(&parts, br#"{"TableName":"u"}"#, SECRET));
         // Unsigned payloads are not covered, as on AWS.
         let parts = signed(body, "UNSIGNED-PAYLOAD");
         let signature = SigV4::from_request(&parts).unwrap();
-        assert!(signature.verify(&parts, br#"{"TableName":"u"}"#, secret));
+        assert!(signature.verify(&parts, br#"{"TableName":"u"}"#, SECRET));
     }
 }

@@ -143,11 +143,10 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xUnfetch: None,
 };
 
-/// A main database file's methods: [`WAL_METHODS`] with its own `write`, and the shared-memory
-/// and memory-map methods a database file has besides (version 3), forwarded.
+/// A main database file's methods: [`WAL_METHODS`], and the shared-memory and memory-map methods
+/// a database file has besides (version 3), forwarded.
 static DB_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     iVersion: 3,
-    xWrite: Some(write_db),
     xShmMap: Some(shm_map),
     xShmLock: Some(shm_lock),
     xShmBarrier: Some(shm_barrier),
@@ -239,12 +238,19 @@ unsafe fn flush(
     rc
 }
 
+/// A write to a WAL or to the main database file.
+///
+/// In the WAL only appends are gathered, as the module's rules say. The main database file is
+/// written only by checkpoints, which copy pages from the WAL in ascending page order, so most of
+/// a checkpoint's writes continue the one before: there every write joins the run that it
+/// continues, or starts one.
 unsafe extern "C" fn write(
     file: *mut ffi::sqlite3_file,
     data: *const c_void,
     amount: c_int,
     offset: i64,
 ) -> c_int {
+    let wal = std::ptr::eq((*file).pMethods, &WAL_METHODS);
     let (real, methods, run) = parts(file);
     let Some(real_write) = methods.xWrite else {
         return ffi::SQLITE_IOERR_WRITE;
@@ -253,8 +259,14 @@ unsafe extern "C" fn write(
         return real_write(real, data, amount, offset);
     };
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len);
-    let frame_header = len == FRAME_HEADER && offset >= WAL_HEADER as i64;
-    let commit = frame_header && bytes[4..8] != [0; 4];
+    let (starts, commit) = if wal {
+        let frame_header = len == FRAME_HEADER && offset >= WAL_HEADER as i64;
+        let commit = frame_header && bytes[4..8] != [0; 4];
+        let starts = (len == WAL_HEADER && offset == 0) || (frame_header && !commit);
+        (starts, commit)
+    } else {
+        (len <= RUN_LIMIT, false)
+    };
     let continues = !run.bytes.is_empty()
         && offset == run.at + run.bytes.len() as i64
         && run.bytes.len() + len <= RUN_LIMIT;
@@ -263,7 +275,6 @@ unsafe extern "C" fn write(
         if rc != ffi::SQLITE_OK {
             return rc;
         }
-        let starts = (len == WAL_HEADER && offset == 0) || (frame_header && !commit);
         if !starts {
             return real_write(real, data, amount, offset);
         }
@@ -273,38 +284,6 @@ unsafe extern "C" fn write(
     if commit {
         return flush(real, methods, run);
     }
-    ffi::SQLITE_OK
-}
-
-/// A write to the main database file. Only checkpoints write it, copying pages from the WAL in
-/// ascending page order, so most of a checkpoint's writes continue the one before: each joins
-/// the run, and any other write first writes the run out.
-unsafe extern "C" fn write_db(
-    file: *mut ffi::sqlite3_file,
-    data: *const c_void,
-    amount: c_int,
-    offset: i64,
-) -> c_int {
-    let (real, methods, run) = parts(file);
-    let Some(real_write) = methods.xWrite else {
-        return ffi::SQLITE_IOERR_WRITE;
-    };
-    let len = match usize::try_from(amount) {
-        Ok(len) if len <= RUN_LIMIT => len,
-        _ => return real_write(real, data, amount, offset),
-    };
-    let continues = !run.bytes.is_empty()
-        && offset == run.at + run.bytes.len() as i64
-        && run.bytes.len() + len <= RUN_LIMIT;
-    if !continues {
-        let rc = flush(real, methods, run);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        run.at = offset;
-    }
-    run.bytes
-        .extend_from_slice(std::slice::from_raw_parts(data.cast::<u8>(), len));
     ffi::SQLITE_OK
 }
 
