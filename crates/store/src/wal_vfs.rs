@@ -1,4 +1,5 @@
-//! A VFS that writes a transaction's WAL frames with one system call instead of two per page.
+//! A VFS that writes a transaction's WAL frames with one system call instead of two per page, and
+//! a checkpoint's consecutive pages in the database file with one call instead of one per page.
 //!
 //! SQLite appends a frame to the WAL as two writes: the 24-byte frame header, then the page. A
 //! commit of 25 pages is 50 `pwrite` calls, and on ext4 each one looks up, locks and dirties the
@@ -214,8 +215,12 @@ unsafe fn parts<'a>(
     &'a ffi::sqlite3_io_methods,
     &'a mut Run,
 ) {
-    let wal = &*file.cast::<Gathered>();
-    (wal.real, &*(*wal.real).pMethods, &mut *wal.run)
+    let gathered = &*file.cast::<Gathered>();
+    (
+        gathered.real,
+        &*(*gathered.real).pMethods,
+        &mut *gathered.run,
+    )
 }
 
 /// Writes the run out, if there is one.
@@ -367,9 +372,9 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
         Some(close) => close(real),
         None => ffi::SQLITE_OK,
     };
-    let wal = &mut *file.cast::<Gathered>();
-    drop(Box::from_raw(wal.run));
-    wal.run = std::ptr::null_mut();
+    let gathered = &mut *file.cast::<Gathered>();
+    drop(Box::from_raw(gathered.run));
+    gathered.run = std::ptr::null_mut();
     if flushed != ffi::SQLITE_OK {
         flushed
     } else {

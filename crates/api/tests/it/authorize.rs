@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::support::{start, Server};
 
-/// A server whose authorizer knows one role, `collector-role`, and a key issued to it.
 /// The message of a denial to the test's issued key (role `collector-role`).
 fn denied(action: &str, resource: &str) -> String {
     format!(
@@ -21,6 +20,20 @@ fn table(name: &str) -> String {
     format!("arn:aws:dynamodb:us-east-1:000000000000:table/{name}")
 }
 
+/// Asserts that DynamoDB error `e` denies the test's issued key `action` on table `name`.
+#[track_caller]
+fn assert_table_denied<E>(e: &E, action: &str, name: &str, context: &str)
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    assert_eq!(
+        e.message(),
+        Some(denied(action, &table(name)).as_str()),
+        "{context}: {e:?}"
+    );
+}
+
+/// A server whose authorizer knows one role, `collector-role`, and a key issued to it.
 async fn start_with_roles() -> Server {
     let server = start().await;
     let roles = iam::Roles::new("000000000000");
@@ -167,11 +180,7 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
         async move { request.send().await.unwrap_err().into_service_error() }
     };
     let e = batch_write(&["t", "t2", "u"]).await;
-    assert_eq!(
-        aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
-        Some(denied("dynamodb:BatchWriteItem", &table("u")).as_str()),
-        "{e:?}"
-    );
+    assert_table_denied(&e, "dynamodb:BatchWriteItem", "u", "t, t2 and u");
     // With two tables denied, the first in name order is named, whichever path reads the body:
     // a plain put takes the fast path, a put with an empty set the general one. The SDK writes
     // the tables in its map's order, which varies from request to request.
@@ -194,10 +203,11 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
                 .await
                 .unwrap_err()
                 .into_service_error();
-            assert_eq!(
-                aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
-                Some(denied("dynamodb:BatchWriteItem", &table("u")).as_str()),
-                "u and {other}: {e:?}"
+            assert_table_denied(
+                &e,
+                "dynamodb:BatchWriteItem",
+                "u",
+                &format!("u and {other}"),
             );
         }
     }
@@ -222,11 +232,7 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(
-        aws_sdk_dynamodb::error::ProvideErrorMetadata::message(&e),
-        Some(denied("dynamodb:BatchGetItem", &table("t")).as_str()),
-        "{e:?}"
-    );
+    assert_table_denied(&e, "dynamodb:BatchGetItem", "t", "BatchGetItem on t");
 
     // CloudWatch: the namespace condition of the role decides.
     use aws_sdk_cloudwatch::config::{Credentials, Region};
