@@ -7,8 +7,10 @@
 //!   becomes ready, only after the transaction holding the caller's closure has committed. With [`Durability::Normal`] (`synchronous=NORMAL` in WAL mode)
 //!   a commit survives a killed process; with [`Durability::Full`] it also survives power loss.
 //! - **Group commit.** Writes go through one writer thread that holds the only write connection.
-//!   It takes every closure waiting at that moment, runs each inside its own `SAVEPOINT` (so a
-//!   closure that fails rolls back only its own changes), commits once, then answers every caller.
+//!   It takes every closure waiting at that moment, runs each after the first inside its own
+//!   `SAVEPOINT` (so a closure that fails rolls back only its own changes; the first needs none, as
+//!   rolling back the whole transaction undoes just its changes), commits once, then answers every
+//!   caller.
 //!   Throughput therefore does not depend on one commit per call. A caller that blocks on its
 //!   write runs it itself instead when the connection is free and no write is queued.
 //! - **Versioned schemas.** [`Store::migrate`] applies a component's migrations in order and refuses a

@@ -4,7 +4,8 @@
 //! then waits for the answer in its [`Pending`] (awaiting it, or blocking on it). A caller that
 //! blocks ([`crate::block_on`]) runs its job itself instead when the write connection is free and
 //! no job is queued: a transaction of one job, without waking any thread. The writer takes
-//! every job waiting at that moment, opens one transaction, runs each job inside its own savepoint,
+//! every job waiting at that moment, opens one transaction, runs each job after the first inside
+//! its own savepoint,
 //! goes on with the jobs that arrived meanwhile until none is waiting (up to [`MAX_BATCH`] in all),
 //! commits once, and only then lets each job send its reply. A reply therefore always describes
 //! committed state.
@@ -95,7 +96,8 @@ type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// One caller's write as the writer thread sees it.
 trait Work: Send {
-    /// Runs the closure (inside the savepoint the writer opened).
+    /// Runs the closure (inside the savepoint the writer opened, unless it is the first of its
+    /// transaction).
     fn run(self: Box<Self>, conn: &Connection) -> Done;
     /// Answers the caller without running, when no transaction could be started.
     fn fail(self: Box<Self>, message: &str);
@@ -764,7 +766,12 @@ fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>, stats: &Counter
     let mut size = 0u64;
     for job in jobs {
         size += 1;
-        if !open {
+        // The first job of a transaction runs without a savepoint: if it fails, rolling the whole
+        // transaction back undoes exactly its writes. A savepoint copies every page a job changes
+        // into a journal first (a 4 KiB copy and an allocation each), which a lone write never
+        // needs.
+        let first = !open;
+        if first {
             if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
                 // Nothing can run without a transaction: the job fails without running.
                 job.fail(&e.to_string());
@@ -772,16 +779,29 @@ fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>, stats: &Counter
             }
             open = true;
         }
-        let started = exec(conn, "SAVEPOINT job");
+        let started = if first {
+            Ok(())
+        } else {
+            exec(conn, "SAVEPOINT job")
+        };
         let done = job.run(conn);
-        let kept = started.is_ok()
-            && if done.keep {
-                exec(conn, "RELEASE job").is_ok()
-            } else {
-                exec(conn, "ROLLBACK TO job")
-                    .and_then(|_| exec(conn, "RELEASE job"))
-                    .is_ok()
-            };
+        if first && !done.keep && !conn.is_autocommit() {
+            // The job failed: its answer is its own error (or panic), and the transaction it
+            // had alone is rolled back, so the next job starts a new one.
+            let _ = exec(conn, "ROLLBACK");
+            (done.finish)(None);
+            open = false;
+            continue;
+        }
+        let kept = first
+            || started.is_ok()
+                && if done.keep {
+                    exec(conn, "RELEASE job").is_ok()
+                } else {
+                    exec(conn, "ROLLBACK TO job")
+                        .and_then(|_| exec(conn, "RELEASE job"))
+                        .is_ok()
+                };
         finished.push(done.finish);
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back by itself (a full disk, an I/O error): every

@@ -281,6 +281,75 @@ async fn an_awaited_write_leaves_its_thread_to_other_tasks() {
 }
 
 #[test]
+fn a_failing_first_write_of_a_batch_is_rolled_back_and_the_rest_still_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let before = store.stats();
+    // As above, a first write run in place holds the connection while the others queue, so that
+    // the failing write is the first of the writer thread's next transaction, which it opens
+    // without a savepoint.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write(move |c: &Connection| -> Result<(), TestError> {
+                c.execute("INSERT INTO t (k, v) VALUES (0, 'blocker')", [])?;
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    started_rx.recv().unwrap();
+    let spawn_writer = |k: i64| {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write(move |c: &Connection| -> Result<i64, TestError> {
+                c.execute("INSERT INTO t (k, v) VALUES (?1, 'w')", [k])?;
+                if k == 1 {
+                    return Err(TestError::Refused(format!("writer {k}")));
+                }
+                Ok(k)
+            })
+        })
+    };
+    let wait_for = |submitted: u64| {
+        while store.stats().submitted < before.submitted + submitted {
+            std::thread::yield_now();
+        }
+    };
+    let failing = spawn_writer(1);
+    wait_for(2);
+    let others: Vec<_> = (2..=5).map(spawn_writer).collect();
+    wait_for(6);
+    release_tx.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    assert_eq!(
+        failing.join().unwrap().unwrap_err().to_string(),
+        "refused: writer 1"
+    );
+    let committed: Vec<i64> = others
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    assert_eq!(committed, [2, 3, 4, 5]);
+    assert_eq!(rows(&store), ["0=blocker", "2=w", "3=w", "4=w", "5=w"]);
+    // A lone write run in place is the first of its transaction too.
+    let lone = store.write(|c: &Connection| -> Result<(), TestError> {
+        c.execute("INSERT INTO t (k, v) VALUES (6, 'lone')", [])?;
+        Err(TestError::Refused("lone".into()))
+    });
+    assert!(lone.is_err());
+    insert(&store, 7, "after").unwrap();
+    assert_eq!(
+        rows(&store),
+        ["0=blocker", "2=w", "3=w", "4=w", "5=w", "7=after"]
+    );
+}
+
+#[test]
 fn a_failing_sql_statement_fails_only_its_own_write() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
