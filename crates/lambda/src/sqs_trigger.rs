@@ -185,6 +185,7 @@ async fn receive_batch(
             attribute_names: vec!["All".into()],
             message_attribute_names: vec!["All".into()],
         };
+        let asked = lambda.now();
         let attempt = sqs.try_receive_message(&request).await?;
         let got = attempt.messages.len();
         batch.extend(attempt.messages);
@@ -193,8 +194,10 @@ async fn receive_batch(
         }
         let now = lambda.now();
         if !batch.is_empty() {
+            // The window opens when the first messages were received, which is no later than
+            // when the receive was asked: a clock that moved since cannot push the window's end.
             let end = *window_end
-                .get_or_insert(now + i64::from(mapping.spec.maximum_batching_window_s) * 1000);
+                .get_or_insert(asked + i64::from(mapping.spec.maximum_batching_window_s) * 1000);
             if now >= end {
                 return Ok(batch);
             }
