@@ -123,6 +123,26 @@ impl DynamoDb {
         F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
+        self.submit_with(false, f)
+    }
+
+    /// [`DynamoDb::submit`] for a write whose every check that can refuse it came before (the
+    /// table, keys, items, duplicates) or comes before its first change (a condition): it goes to
+    /// the store as a checked write ([`store::Store::submit_checked`]), without a savepoint of its
+    /// own, unless it is the one that trims the streams first.
+    fn submit_checked<T, F>(&self, f: F) -> store::Pending<T, Error>
+    where
+        F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(true, f)
+    }
+
+    fn submit_with<T, F>(&self, checked: bool, f: F) -> store::Pending<T, Error>
+    where
+        F: FnOnce(&mut write::WriteCtx<'_>) -> Result<T, Error> + Send + 'static,
+        T: Send + 'static,
+    {
         let now = self.now();
         let last = self.last_trim_ms.load(Ordering::Relaxed);
         let trim = now - last >= TRIM_EVERY_MS
@@ -130,7 +150,7 @@ impl DynamoDb {
                 .last_trim_ms
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
-        self.store.submit(move |conn| {
+        let job = move |conn: &store::rusqlite::Connection| {
             if trim {
                 write::trim_streams(conn, now - stream::RETENTION_MS)?;
             }
@@ -138,7 +158,14 @@ impl DynamoDb {
             let out = f(&mut ctx)?;
             ctx.finish()?;
             Ok(out)
-        })
+        };
+        // Trimming changes rows before the write's own checks run, so that write takes the
+        // guarded path.
+        if checked && !trim {
+            self.store.submit_checked(job)
+        } else {
+            self.store.submit(job)
+        }
     }
 
     /// Deletes expired stream records now (writes also do it once a minute).
@@ -192,7 +219,7 @@ impl DynamoDb {
         let meta = self.schema(&action.table)?;
         action.pre_encode(&meta)?;
         let attributes = self
-            .submit(move |ctx| write::run_single(ctx, action))
+            .submit_checked(move |ctx| write::run_single(ctx, action))
             .await?;
         Ok(PutItemOutput { attributes })
     }
@@ -301,7 +328,7 @@ impl DynamoDb {
         drop(keys);
         drop(delete_keys);
         let written = self
-            .submit(move |ctx| write::run_batch(ctx, actions))
+            .submit_checked(move |ctx| write::run_batch(ctx, actions))
             .await?;
         drop(written);
         Ok(BatchWriteItemOutput::default())

@@ -444,7 +444,9 @@ impl Sqs {
         let (result, any_visible) = self
             .inner
             .store
-            .submit(move |conn| {
+            // Checked: the queue is looked up before any change, and after that each entry fails on
+            // its own, in the result; only the database can fail the write after its first insert.
+            .submit_checked(move |conn| {
                 let queue = schema::queue(conn, &queue_name, &shown)?;
                 let mut result = BatchResult {
                     successful: Vec::new(),
@@ -607,7 +609,9 @@ impl Sqs {
         let system = params.system.clone();
         let all_system = params.all_system;
         let wanted_attributes = params.message_attribute_names.clone();
-        let received = self.inner.store.submit(move |conn| {
+        // Checked: the queue, the in-flight limit and the dead-letter queue are looked up before
+        // any change.
+        let received = self.inner.store.submit_checked(move |conn| {
             let queue = schema::queue(conn, &name, &shown)?;
             let limit = this.inner.config.max_inflight_messages;
             // Every in-flight message is invisible, so the invisible ones, counted on the index alone
@@ -835,7 +839,9 @@ impl Sqs {
         let (result, deleted) = self
             .inner
             .store
-            .submit(move |conn| {
+            // Checked: the queue is looked up before any change; a bad receipt handle fails only
+            // its entry, in the result.
+            .submit_checked(move |conn| {
                 let queue_id = schema::queue_id(conn, &queue_name, &shown)?;
                 let mut result = BatchResult {
                     successful: Vec::with_capacity(entries.len()),

@@ -96,9 +96,11 @@ type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// One caller's write as the writer thread sees it.
 trait Work: Send {
-    /// Runs the closure (inside the savepoint the writer opened, unless it is the first of its
-    /// transaction).
+    /// Runs the closure (inside the savepoint the writer opened, if [`Work::guarded`] and not the
+    /// first of its transaction).
     fn run(self: Box<Self>, conn: &Connection) -> Done;
+    /// Whether the closure needs a savepoint to fail alone; false for [`Store::submit_checked`].
+    fn guarded(&self) -> bool;
     /// Answers the caller without running, when no transaction could be started.
     fn fail(self: Box<Self>, message: &str);
 }
@@ -108,6 +110,7 @@ type Job = Box<dyn Work>;
 struct WriteJob<F, T, E: From<StoreError>> {
     f: F,
     reply: Replier<T, E>,
+    guarded: bool,
 }
 
 impl<F, T, E> Work for WriteJob<F, T, E>
@@ -116,8 +119,12 @@ where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
 {
+    fn guarded(&self) -> bool {
+        self.guarded
+    }
+
     fn run(self: Box<Self>, conn: &Connection) -> Done {
-        let WriteJob { f, reply } = *self;
+        let WriteJob { f, reply, .. } = *self;
         let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
         let keep = matches!(outcome, Ok(Ok(_)));
         Done {
@@ -336,8 +343,34 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.submit_job(f, true)
+    }
+
+    /// [`Store::submit`] for a closure that changes nothing when it fails: every check that can
+    /// fail it comes before its first change, so that only the database itself (a full disk, an
+    /// I/O error) can fail it after that. Such a closure needs no savepoint of its own to fail
+    /// alone, and the writer opens none: a savepoint copies every page the closure changes into
+    /// a journal first. Should the closure fail after changing rows all the same, its changes
+    /// cannot be undone alone: the writer rolls back the whole transaction, and every write that
+    /// shared it gets [`StoreError::CommitFailed`]. A broken promise thus costs the others a
+    /// retry, never a wrong answer.
+    pub fn submit_checked<T, E, F>(&self, f: F) -> Pending<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit_job(f, false)
+    }
+
+    fn submit_job<T, E, F>(&self, f: F, guarded: bool) -> Pending<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (reply, pending) = pending::pending();
-        let job: Job = Box::new(WriteJob { f, reply });
+        let job: Job = Box::new(WriteJob { f, reply, guarded });
         let Some(job) = self.run_in_place(job) else {
             return pending;
         };
@@ -766,10 +799,10 @@ fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>, stats: &Counter
     let mut size = 0u64;
     for job in jobs {
         size += 1;
-        // The first job of a transaction runs without a savepoint: if it fails, rolling the whole
-        // transaction back undoes exactly its writes. A savepoint copies every page a job changes
-        // into a journal first (a 4 KiB copy and an allocation each), which a lone write never
-        // needs.
+        // A savepoint copies every page a job changes into a journal first (a 4 KiB copy and an
+        // allocation each). The first job of a transaction needs none: if it fails, rolling the
+        // whole transaction back undoes exactly its changes. Nor does a checked job, which
+        // changes nothing when it fails.
         let first = !open;
         if first {
             if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
@@ -779,21 +812,31 @@ fn run_batch(conn: &Connection, jobs: impl Iterator<Item = Job>, stats: &Counter
             }
             open = true;
         }
-        let started = if first {
-            Ok(())
-        } else {
+        let guarded = !first && job.guarded();
+        let started = if guarded {
             exec(conn, "SAVEPOINT job")
+        } else {
+            Ok(())
         };
+        let changes = conn.total_changes();
         let done = job.run(conn);
-        if first && !done.keep && !conn.is_autocommit() {
-            // The job failed: its answer is its own error (or panic), and the transaction it
-            // had alone is rolled back, so the next job starts a new one.
+        let unguarded_failure = !done.keep && !guarded && !conn.is_autocommit();
+        if unguarded_failure && (first || conn.total_changes() != changes) {
+            // The job failed, and without a savepoint only rolling back the whole transaction
+            // undoes its changes: the first job's (whatever they were, the schema's too), or a
+            // checked job's changed rows, which it promised not to leave. The jobs before it in
+            // this transaction are told so; the job's own answer is its error (or panic). The next
+            // job starts afresh.
             let _ = exec(conn, "ROLLBACK");
+            let message = "the transaction was rolled back: a write that shared it failed after changing rows";
+            for finish in finished.drain(..) {
+                finish(Some(message));
+            }
             (done.finish)(None);
             open = false;
             continue;
         }
-        let kept = first
+        let kept = !guarded
             || started.is_ok()
                 && if done.keep {
                     exec(conn, "RELEASE job").is_ok()

@@ -2,6 +2,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use store::rusqlite::{self, Connection};
@@ -69,6 +70,58 @@ fn write_is_visible_to_readers_and_after_reopen() {
     assert_eq!(rows(&store), ["1=one"]);
 }
 
+/// Holds the write connection inside a write run in place (inserting row 0, `blocker`, on another
+/// thread) until the returned sender is used: the writes submitted meanwhile queue for the writer
+/// thread, which then runs them all in one transaction, in the order they were submitted.
+fn hold_writer(store: &Store) -> (JoinHandle<Result<(), TestError>>, mpsc::Sender<()>) {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let holder = store.clone();
+    let blocker = std::thread::spawn(move || {
+        holder.write(move |c: &Connection| -> Result<(), TestError> {
+            c.execute("INSERT INTO t (k, v) VALUES (0, 'blocker')", [])?;
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(())
+        })
+    });
+    started_rx.recv().unwrap();
+    (blocker, release_tx)
+}
+
+/// Where a write of [`insert_row`] fails, if it does.
+#[derive(Clone, Copy)]
+enum Fails {
+    No,
+    BeforeInsert,
+    AfterInsert,
+}
+
+/// A write of row `k` (value `w`) that answers `Ok(k)` or fails with `Refused` as `fails` says.
+fn insert_row(
+    k: i64,
+    fails: Fails,
+) -> impl FnOnce(&Connection) -> Result<i64, TestError> + Send + 'static {
+    move |c: &Connection| {
+        let refused = || TestError::Refused(format!("writer {k}"));
+        if let Fails::BeforeInsert = fails {
+            return Err(refused());
+        }
+        c.execute("INSERT INTO t (k, v) VALUES (?1, 'w')", [k])?;
+        match fails {
+            Fails::AfterInsert => Err(refused()),
+            _ => Ok(k),
+        }
+    }
+}
+
+fn answer(result: Result<i64, TestError>) -> String {
+    match result {
+        Ok(k) => format!("ok {k}"),
+        Err(e) => format!("err {e}"),
+    }
+}
+
 #[test]
 fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,37 +129,20 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     with_table(&store);
     let before = store.stats();
 
-    // Hold the write connection inside a first write (run in place, on the blocker's thread)
-    // until every other writer has queued behind it: they arrived while it ran, so the writer
-    // thread runs them all in the next transaction, and they share its commit.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let blocker = {
-        let store = store.clone();
-        std::thread::spawn(move || {
-            store.write(move |c: &Connection| -> Result<(), TestError> {
-                c.execute("INSERT INTO t (k, v) VALUES (0, 'blocker')", [])?;
-                started_tx.send(()).unwrap();
-                release_rx.recv().unwrap();
-                Ok(())
-            })
-        })
-    };
-    started_rx.recv().unwrap();
+    // Every other writer queues behind the held one, so the writer thread runs them all in the
+    // next transaction, and they share its commit.
+    let (blocker, release_tx) = hold_writer(&store);
     let writers = 16;
     let handles: Vec<_> = (1..=writers)
         .map(|k| {
             let store = store.clone();
-            std::thread::spawn(move || {
-                store.write(move |c: &Connection| -> Result<i64, TestError> {
-                    c.execute("INSERT INTO t (k, v) VALUES (?1, 'w')", [k])?;
-                    if k == 7 {
-                        // Its insert happened; the savepoint must undo it without touching others.
-                        return Err(TestError::Refused(format!("writer {k}")));
-                    }
-                    Ok(k)
-                })
-            })
+            // Writer 7's insert happens; its savepoint must undo it without touching others.
+            let fails = if k == 7 {
+                Fails::AfterInsert
+            } else {
+                Fails::No
+            };
+            std::thread::spawn(move || store.write(insert_row(k, fails)))
         })
         .collect();
     while store.stats().submitted < before.submitted + 1 + writers as u64 {
@@ -116,10 +152,7 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     blocker.join().unwrap().unwrap();
     let results: Vec<String> = handles
         .into_iter()
-        .map(|h| match h.join().unwrap() {
-            Ok(k) => format!("ok {k}"),
-            Err(e) => format!("err {e}"),
-        })
+        .map(|h| answer(h.join().unwrap()))
         .collect();
     assert_eq!(results[6], "err refused: writer 7");
     assert_eq!(results.iter().filter(|r| r.starts_with("ok")).count(), 15);
@@ -286,34 +319,17 @@ fn a_failing_first_write_of_a_batch_is_rolled_back_and_the_rest_still_commit() {
     let store = open(&dir);
     with_table(&store);
     let before = store.stats();
-    // As above, a first write run in place holds the connection while the others queue, so that
-    // the failing write is the first of the writer thread's next transaction, which it opens
+    // The failing write is the first of the writer thread's next transaction, which it opens
     // without a savepoint.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let blocker = {
-        let store = store.clone();
-        std::thread::spawn(move || {
-            store.write(move |c: &Connection| -> Result<(), TestError> {
-                c.execute("INSERT INTO t (k, v) VALUES (0, 'blocker')", [])?;
-                started_tx.send(()).unwrap();
-                release_rx.recv().unwrap();
-                Ok(())
-            })
-        })
-    };
-    started_rx.recv().unwrap();
+    let (blocker, release_tx) = hold_writer(&store);
     let spawn_writer = |k: i64| {
         let store = store.clone();
-        std::thread::spawn(move || {
-            store.write(move |c: &Connection| -> Result<i64, TestError> {
-                c.execute("INSERT INTO t (k, v) VALUES (?1, 'w')", [k])?;
-                if k == 1 {
-                    return Err(TestError::Refused(format!("writer {k}")));
-                }
-                Ok(k)
-            })
-        })
+        let fails = if k == 1 {
+            Fails::AfterInsert
+        } else {
+            Fails::No
+        };
+        std::thread::spawn(move || store.write(insert_row(k, fails)))
     };
     let wait_for = |submitted: u64| {
         while store.stats().submitted < before.submitted + submitted {
@@ -347,6 +363,57 @@ fn a_failing_first_write_of_a_batch_is_rolled_back_and_the_rest_still_commit() {
         rows(&store),
         ["0=blocker", "2=w", "3=w", "4=w", "5=w", "7=after"]
     );
+}
+
+#[test]
+fn checked_writes_need_no_savepoint_and_one_failing_before_it_writes_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let (blocker, release_tx) = hold_writer(&store);
+    let pending: Vec<_> = [(1, Fails::No), (2, Fails::BeforeInsert), (3, Fails::No)]
+        .into_iter()
+        .map(|(k, fails)| store.submit_checked(insert_row(k, fails)))
+        .collect();
+    release_tx.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    let answers: Vec<String> = pending
+        .into_iter()
+        .map(|p| answer(store::block_on(p)))
+        .collect();
+    assert_eq!(answers, ["ok 1", "err refused: writer 2", "ok 3"]);
+    assert_eq!(rows(&store), ["0=blocker", "1=w", "3=w"]);
+}
+
+#[test]
+fn a_checked_write_that_fails_after_changing_rows_fails_the_transaction_it_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    let before = store.stats();
+    let (blocker, release_tx) = hold_writer(&store);
+    let mut pending: Vec<_> = [(1, Fails::No), (2, Fails::AfterInsert), (3, Fails::No)]
+        .into_iter()
+        .map(|(k, fails)| store.submit_checked(insert_row(k, fails)))
+        .collect();
+    pending.push(store.submit(insert_row(4, Fails::No)));
+    while store.stats().submitted < before.submitted + 5 {
+        std::thread::yield_now();
+    }
+    release_tx.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    let answers: Vec<String> = pending
+        .into_iter()
+        .map(|p| answer(store::block_on(p)))
+        .collect();
+    // Write 1 shared the transaction that write 2 broke, so it was rolled back with it and told
+    // so; writes 3 and 4 came after, in a new transaction.
+    assert!(
+        answers[0].starts_with("err commit failed") && answers[0].contains("rolled back"),
+        "{answers:?}"
+    );
+    assert_eq!(answers[1..], ["err refused: writer 2", "ok 3", "ok 4"]);
+    assert_eq!(rows(&store), ["0=blocker", "3=w", "4=w"]);
 }
 
 #[test]
