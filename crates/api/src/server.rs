@@ -33,6 +33,8 @@ pub struct App {
     pub config: ServeConfig,
     pub services: Services,
     next_request: AtomicU64,
+    /// The process id, the first part of every request id (read once: it is a system call).
+    pid: u32,
 }
 
 /// The context of one request.
@@ -49,6 +51,7 @@ pub async fn run(config: ServeConfig, services: Services, listener: TcpListener)
         config,
         services,
         next_request: AtomicU64::new(1),
+        pid: std::process::id(),
     });
     // The ticker lives as long as this future: dropping the server stops it.
     let _ticker = AbortOnDrop(tokio::spawn(advance_move_tasks(app.services.sqs.clone())));
@@ -168,7 +171,7 @@ impl App {
     ) -> Response<Full<Bytes>> {
         let request_id = format!(
             "{:08x}-0000-4000-8000-{:012x}",
-            std::process::id(),
+            self.pid,
             self.next_request.fetch_add(1, Ordering::Relaxed)
         );
         let (parts, body) = request.into_parts();
