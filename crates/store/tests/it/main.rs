@@ -32,6 +32,14 @@ fn with_table(store: &Store) {
         .unwrap();
 }
 
+/// A store in a new temporary folder (removed when the returned handle drops), with table `t`.
+fn store_with_table() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    with_table(&store);
+    (dir, store)
+}
+
 fn insert(store: &Store, k: i64, v: &str) -> Result<(), TestError> {
     let v = v.to_owned();
     store.write(move |c: &Connection| {
@@ -60,9 +68,7 @@ fn rows(store: &Store) -> Vec<String> {
 
 #[test]
 fn write_is_visible_to_readers_and_after_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (dir, store) = store_with_table();
     insert(&store, 1, "one").unwrap();
     assert_eq!(rows(&store), ["1=one"]);
     drop(store);
@@ -115,6 +121,25 @@ fn insert_row(
     }
 }
 
+/// Lets the write of [`hold_writer`] finish, then waits for each pending write's answer.
+fn release_then_answer(
+    (blocker, release_tx): (JoinHandle<Result<(), TestError>>, mpsc::Sender<()>),
+    pending: Vec<store::Pending<i64, TestError>>,
+) -> Vec<String> {
+    release_tx.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    pending
+        .into_iter()
+        .map(|p| answer(store::block_on(p)))
+        .collect()
+}
+
+/// [`insert_row`] as a blocking write on a new thread.
+fn spawn_insert(store: &Store, k: i64, fails: Fails) -> JoinHandle<Result<i64, TestError>> {
+    let store = store.clone();
+    std::thread::spawn(move || store.write(insert_row(k, fails)))
+}
+
 fn answer(result: Result<i64, TestError>) -> String {
     match result {
         Ok(k) => format!("ok {k}"),
@@ -124,9 +149,7 @@ fn answer(result: Result<i64, TestError>) -> String {
 
 #[test]
 fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let before = store.stats();
 
     // Every other writer queues behind the held one, so the writer thread runs them all in the
@@ -135,14 +158,13 @@ fn waiting_writers_share_one_commit_and_a_failing_one_rolls_back_alone() {
     let writers = 16;
     let handles: Vec<_> = (1..=writers)
         .map(|k| {
-            let store = store.clone();
             // Writer 7's insert happens; its savepoint must undo it without touching others.
             let fails = if k == 7 {
                 Fails::AfterInsert
             } else {
                 Fails::No
             };
-            std::thread::spawn(move || store.write(insert_row(k, fails)))
+            spawn_insert(&store, k, fails)
         })
         .collect();
     while store.stats().submitted < before.submitted + 1 + writers as u64 {
@@ -188,9 +210,7 @@ fn ran_on(store: &Store, k: i64) -> String {
 
 #[test]
 fn a_lone_blocking_write_runs_on_its_callers_thread_and_an_awaited_one_on_the_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let caller = thread_name();
     assert_eq!(ran_on(&store, 1), caller);
     assert_eq!(store::block_on(async { ran_on(&store, 2) }), caller);
@@ -218,9 +238,7 @@ fn a_lone_blocking_write_runs_on_its_callers_thread_and_an_awaited_one_on_the_wr
 /// such a change all but surely; with the count it never does.
 #[test]
 fn a_blocking_write_never_overtakes_a_queued_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     for round in 0..200i64 {
         let (k_in_place, k_queued, k_next) = (3 * round + 1, 3 * round + 2, 3 * round + 3);
         let (release_tx, release_rx) = mpsc::channel::<()>();
@@ -265,9 +283,7 @@ fn a_blocking_write_never_overtakes_a_queued_one() {
 
 #[test]
 fn concurrent_writers_are_coalesced_and_all_acknowledged_writes_persist() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (dir, store) = store_with_table();
     let threads = 8;
     let per_thread = 200;
     let barrier = Arc::new(Barrier::new(threads));
@@ -298,9 +314,7 @@ fn concurrent_writers_are_coalesced_and_all_acknowledged_writes_persist() {
 /// (`store::block_on`, or `Store::write`) would leave that task unrun, and the write would refuse.
 #[tokio::test(flavor = "current_thread")]
 async fn an_awaited_write_leaves_its_thread_to_other_tasks() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let (go, gone) = mpsc::channel::<()>();
     let pending = store.submit(move |c: &Connection| {
         gone.recv_timeout(Duration::from_secs(10))
@@ -315,30 +329,22 @@ async fn an_awaited_write_leaves_its_thread_to_other_tasks() {
 
 #[test]
 fn a_failing_first_write_of_a_batch_is_rolled_back_and_the_rest_still_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let before = store.stats();
     // The failing write is the first of the writer thread's next transaction, which it opens
     // without a savepoint.
     let (blocker, release_tx) = hold_writer(&store);
-    let spawn_writer = |k: i64| {
-        let store = store.clone();
-        let fails = if k == 1 {
-            Fails::AfterInsert
-        } else {
-            Fails::No
-        };
-        std::thread::spawn(move || store.write(insert_row(k, fails)))
-    };
+
     let wait_for = |submitted: u64| {
         while store.stats().submitted < before.submitted + submitted {
             std::thread::yield_now();
         }
     };
-    let failing = spawn_writer(1);
+    let failing = spawn_insert(&store, 1, Fails::AfterInsert);
     wait_for(2);
-    let others: Vec<_> = (2..=5).map(spawn_writer).collect();
+    let others: Vec<_> = (2..=5)
+        .map(|k| spawn_insert(&store, k, Fails::No))
+        .collect();
     wait_for(6);
     release_tx.send(()).unwrap();
     blocker.join().unwrap().unwrap();
@@ -367,29 +373,20 @@ fn a_failing_first_write_of_a_batch_is_rolled_back_and_the_rest_still_commit() {
 
 #[test]
 fn checked_writes_need_no_savepoint_and_one_failing_before_it_writes_fails_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let (blocker, release_tx) = hold_writer(&store);
     let pending: Vec<_> = [(1, Fails::No), (2, Fails::BeforeInsert), (3, Fails::No)]
         .into_iter()
         .map(|(k, fails)| store.submit_checked(insert_row(k, fails)))
         .collect();
-    release_tx.send(()).unwrap();
-    blocker.join().unwrap().unwrap();
-    let answers: Vec<String> = pending
-        .into_iter()
-        .map(|p| answer(store::block_on(p)))
-        .collect();
+    let answers = release_then_answer((blocker, release_tx), pending);
     assert_eq!(answers, ["ok 1", "err refused: writer 2", "ok 3"]);
     assert_eq!(rows(&store), ["0=blocker", "1=w", "3=w"]);
 }
 
 #[test]
 fn a_checked_write_that_fails_after_changing_rows_fails_the_transaction_it_shared() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let before = store.stats();
     let (blocker, release_tx) = hold_writer(&store);
     let mut pending: Vec<_> = [(1, Fails::No), (2, Fails::AfterInsert), (3, Fails::No)]
@@ -400,12 +397,7 @@ fn a_checked_write_that_fails_after_changing_rows_fails_the_transaction_it_share
     while store.stats().submitted < before.submitted + 5 {
         std::thread::yield_now();
     }
-    release_tx.send(()).unwrap();
-    blocker.join().unwrap().unwrap();
-    let answers: Vec<String> = pending
-        .into_iter()
-        .map(|p| answer(store::block_on(p)))
-        .collect();
+    let answers = release_then_answer((blocker, release_tx), pending);
     // Write 1 shared the transaction that write 2 broke, so it was rolled back with it and told
     // so; writes 3 and 4 came after, in a new transaction.
     assert!(
@@ -418,9 +410,7 @@ fn a_checked_write_that_fails_after_changing_rows_fails_the_transaction_it_share
 
 #[test]
 fn a_failing_sql_statement_fails_only_its_own_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     insert(&store, 1, "first").unwrap();
     let duplicate = insert(&store, 1, "again").unwrap_err();
     assert!(
@@ -433,9 +423,7 @@ fn a_failing_sql_statement_fails_only_its_own_write() {
 
 #[test]
 fn a_panicking_closure_panics_in_the_caller_and_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let panicking = store.clone();
     let joined = std::thread::spawn(move || {
         panicking.write(|c: &Connection| -> Result<(), TestError> {
@@ -568,9 +556,7 @@ fn every_connection_keeps_its_prepared_plans() {
 
 #[test]
 fn readers_are_read_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (_dir, store) = store_with_table();
     let err = store
         .read(|c: &Connection| -> Result<usize, TestError> {
             Ok(c.execute("INSERT INTO t (k, v) VALUES (1, 'x')", [])?)
@@ -611,9 +597,7 @@ fn manual_clock_moves_only_when_told_and_wakes_listeners() {
 
 #[test]
 fn checkpoint_empties_the_wal_and_keeps_every_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (dir, store) = store_with_table();
     for k in 0..50 {
         insert(&store, k, "row").unwrap();
     }
@@ -800,9 +784,7 @@ fn crash_image(dir: &tempfile::TempDir, to: &std::path::Path) -> Connection {
 /// WAL before the commit and then writes again, in place, when they change once more.
 #[test]
 fn every_acknowledged_commit_is_in_the_files_when_the_write_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    with_table(&store);
+    let (dir, store) = store_with_table();
     for k in 0..20 {
         insert(&store, k, "small").unwrap();
     }
