@@ -303,10 +303,10 @@ impl Store {
     /// Runs `f` inside a transaction and returns its result once that transaction has committed:
     /// the write is durable (per [`Durability`]) before this returns.
     ///
-    /// `f` runs inside its own savepoint: on the writer thread, in the next shared transaction, or,
-    /// when no other write is running or queued, on the calling thread in a transaction of its own
-    /// ([`Store::submit`] says when). If it returns `Err`, its changes are
-    /// rolled back and the others in the same transaction are kept. `f` must not begin, commit or
+    /// `f` runs inside its own savepoint (unless it is the first of its transaction): on the writer
+    /// thread, in the next shared transaction, or, when no other write is running or queued, on
+    /// the calling thread in a transaction of its own ([`Store::submit`] says when). If it returns
+    /// `Err`, its changes are rolled back and the others in the same transaction are kept. `f` must not begin, commit or
     /// roll back the transaction itself (its own nested `SAVEPOINT`s are fine), and must not call
     /// `write` on the same store: it holds the write connection, so it would wait for itself. If `f`
     /// panics, its changes are rolled back and the panic resumes in the caller. If the shared commit
