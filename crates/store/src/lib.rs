@@ -9,8 +9,9 @@
 //! - **Group commit.** Writes go through one writer thread that holds the only write connection.
 //!   It takes every closure waiting at that moment, runs each after the first inside its own
 //!   `SAVEPOINT` (so a closure that fails rolls back only its own changes; the first needs none, as
-//!   rolling back the whole transaction undoes just its changes), commits once, then answers every
-//!   caller.
+//!   rolling back the whole transaction undoes just its changes, and so does a checked closure,
+//!   [`Store::submit_checked`], which changes nothing when it fails), commits once, then answers
+//!   every caller.
 //!   Throughput therefore does not depend on one commit per call. A caller that blocks on its
 //!   write runs it itself instead when the connection is free and no write is queued.
 //! - **Versioned schemas.** [`Store::migrate`] applies a component's migrations in order and refuses a

@@ -4,11 +4,10 @@
 //! then waits for the answer in its [`Pending`] (awaiting it, or blocking on it). A caller that
 //! blocks ([`crate::block_on`]) runs its job itself instead when the write connection is free and
 //! no job is queued: a transaction of one job, without waking any thread. The writer takes
-//! every job waiting at that moment, opens one transaction, runs each job after the first inside
-//! its own savepoint,
-//! goes on with the jobs that arrived meanwhile until none is waiting (up to [`MAX_BATCH`] in all),
-//! commits once, and only then lets each job send its reply. A reply therefore always describes
-//! committed state.
+//! every job waiting at that moment, opens one transaction, runs each job inside its own savepoint
+//! (but the first, and checked jobs: [`Store::submit_checked`]), goes on with the jobs that
+//! arrived meanwhile until none is waiting (up to [`MAX_BATCH`] in all), commits once, and only
+//! then lets each job send its reply. A reply therefore always describes committed state.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -306,11 +305,12 @@ impl Store {
     /// `f` runs inside its own savepoint (unless it is the first of its transaction): on the writer
     /// thread, in the next shared transaction, or, when no other write is running or queued, on
     /// the calling thread in a transaction of its own ([`Store::submit`] says when). If it returns
-    /// `Err`, its changes are rolled back and the others in the same transaction are kept. `f` must not begin, commit or
-    /// roll back the transaction itself (its own nested `SAVEPOINT`s are fine), and must not call
-    /// `write` on the same store: it holds the write connection, so it would wait for itself. If `f`
-    /// panics, its changes are rolled back and the panic resumes in the caller. If the shared commit
-    /// fails, every write in it gets [`StoreError::CommitFailed`].
+    /// `Err`, its changes are rolled back and the others in the same transaction are kept. `f`
+    /// must not begin, commit or roll back the transaction itself (its own nested `SAVEPOINT`s are
+    /// fine), and must not call `write` on the same store: it holds the write connection, so it
+    /// would wait for itself. If `f` panics, its changes are rolled back and the panic resumes in
+    /// the caller. If the shared commit fails, every write in it gets
+    /// [`StoreError::CommitFailed`].
     pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
