@@ -40,7 +40,7 @@ pub struct Options {
     pub durability: Durability,
     /// The WAL's length, in pages, at which the writer has it copied into the database and lets
     /// it start over (at most one and a half times this length); the WAL file is cut back to
-    /// this length then too. See [`WalBound`].
+    /// this length then too (the store's `WalBound`).
     pub wal_limit_pages: u32,
 }
 
