@@ -3,9 +3,10 @@
 //! of its binary, copied to `.cascade/build/<LogicalId>/bootstrap` under the project folder.
 //!
 //! A function is up to date when its `bootstrap` is newer than every file of its package folder
-//! (build output and hidden folders aside) and than the `Cargo.lock` it builds with; then cargo is
-//! not run at all, which keeps `cascade up` quick when nothing changed. Dependencies outside the
-//! package folder (path dependencies) are left to cargo: `force` rebuilds everything.
+//! (build output and hidden folders aside), of the path dependencies its last build listed, of
+//! the `Cargo.lock` it builds with and of the `Cargo.toml` beside that lock (a workspace's root
+//! manifest: shared dependencies, their features, profiles); then cargo is not run at all, which
+//! keeps `cascade up` quick when nothing changed. `force` rebuilds everything.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -301,16 +302,21 @@ fn cargo(logical_id: &str, args: &[&str]) -> Result<String, BuildError> {
 }
 
 /// Whether `bootstrap` exists and is newer than every file of the package, of the path
-/// dependencies its build listed, and the lock file.
+/// dependencies its build listed, the lock file and the manifest beside it.
 pub fn is_up_to_date(code_dir: &Path, bootstrap: &Path) -> bool {
     let Some(built) = modified(bootstrap) else {
         return false;
     };
-    let lock = code_dir
+    // The lock file, and beside it the manifest at the root of the workspace, which holds what
+    // every member builds with (shared dependencies and their features, profiles).
+    let root = code_dir
         .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.is_file());
-    if lock.and_then(|l| modified(&l)).is_some_and(|m| m > built) {
+        .find(|d| d.join("Cargo.lock").is_file());
+    let changed = |file: &str| {
+        root.and_then(|d| modified(&d.join(file)))
+            .is_some_and(|m| m > built)
+    };
+    if changed("Cargo.lock") || changed("Cargo.toml") {
         return false;
     }
     let listed = std::fs::read_to_string(sources_file(bootstrap)).unwrap_or_default();

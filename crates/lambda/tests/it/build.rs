@@ -117,6 +117,41 @@ fn a_change_in_a_path_dependency_rebuilds_the_function() {
     assert_eq!(run(&bootstrap), "two\n");
 }
 
+#[test]
+fn a_change_in_the_workspace_manifest_rebuilds_a_member() {
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path().join("Cargo.toml");
+    write(&root, "[workspace]\nmembers = [\"functions/*\"]\n");
+    let code = project.path().join("functions/member");
+    write(
+        &code.join("Cargo.toml"),
+        "[package]\nname = \"member\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        &code.join("src/main.rs"),
+        "fn main() { println!(\"member\"); }\n",
+    );
+    let targets = [BuildTarget {
+        logical_id: "Member".into(),
+        code_dir: code,
+        build_method: Some("rust-cargolambda".into()),
+    }];
+    let status = || {
+        build_functions(project.path(), &targets, false).unwrap()[0]
+            .status
+            .clone()
+    };
+    assert_eq!(status(), BuildStatus::Built);
+    assert_eq!(status(), BuildStatus::UpToDate);
+    // Profiles and shared dependencies' features live in the root manifest only.
+    write(
+        &root,
+        "[workspace]\nmembers = [\"functions/*\"]\n\n[profile.release]\nopt-level = 2\n",
+    );
+    later(&root);
+    assert_eq!(status(), BuildStatus::Built);
+}
+
 /// Dates a file visibly later than anything built before (file times can be coarse).
 fn later(path: &Path) {
     std::fs::File::options()
