@@ -21,6 +21,18 @@ fn package(dir: &Path, greeting: &str) {
     );
 }
 
+/// Builds the one Rust function `logical_id` of the package `code` in `project`.
+fn build_one(project: &Path, logical_id: &str, code: &Path) -> BuildStatus {
+    let target = BuildTarget {
+        logical_id: logical_id.into(),
+        code_dir: code.to_path_buf(),
+        build_method: Some("rust-cargolambda".into()),
+    };
+    build_functions(project, &[target], false).unwrap()[0]
+        .status
+        .clone()
+}
+
 fn run(bootstrap: &Path) -> String {
     let out = std::process::Command::new(bootstrap).output().unwrap();
     String::from_utf8(out.stdout).unwrap()
@@ -94,17 +106,8 @@ fn a_change_in_a_path_dependency_rebuilds_the_function() {
         &code.join("src/main.rs"),
         "fn main() { println!(\"{}\", shared::WORD); }\n",
     );
-    let targets = [BuildTarget {
-        logical_id: "UsesShared".into(),
-        code_dir: code.clone(),
-        build_method: Some("rust-cargolambda".into()),
-    }];
     let bootstrap = project.path().join(".cascade/build/UsesShared/bootstrap");
-    let status = || {
-        build_functions(project.path(), &targets, false).unwrap()[0]
-            .status
-            .clone()
-    };
+    let status = || build_one(project.path(), "UsesShared", &code);
     assert_eq!(status(), BuildStatus::Built);
     assert_eq!(run(&bootstrap), "one\n");
     assert_eq!(status(), BuildStatus::UpToDate);
@@ -131,16 +134,7 @@ fn a_change_in_the_workspace_manifest_rebuilds_a_member() {
         &code.join("src/main.rs"),
         "fn main() { println!(\"member\"); }\n",
     );
-    let targets = [BuildTarget {
-        logical_id: "Member".into(),
-        code_dir: code,
-        build_method: Some("rust-cargolambda".into()),
-    }];
-    let status = || {
-        build_functions(project.path(), &targets, false).unwrap()[0]
-            .status
-            .clone()
-    };
+    let status = || build_one(project.path(), "Member", &code);
     assert_eq!(status(), BuildStatus::Built);
     assert_eq!(status(), BuildStatus::UpToDate);
     // Profiles and shared dependencies' features live in the root manifest only.
