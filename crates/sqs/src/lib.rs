@@ -90,6 +90,10 @@ struct Inner {
     signals: Mutex<HashMap<String, Arc<Signal>>>,
     /// Activity counts by queue name, in memory only (see `activity.rs`).
     activity: activity::Activity,
+    /// Upper bounds of each queue's in-flight count, by queue id, which spare most receives the
+    /// count of in-flight messages (`messages.rs`). Used only inside write closures, which run one
+    /// at a time, so the lock is never contended.
+    in_flight: Mutex<HashMap<i64, messages::InFlightBound>>,
 }
 
 impl Sqs {
@@ -102,6 +106,7 @@ impl Sqs {
             config,
             signals: Mutex::new(HashMap::new()),
             activity: activity::Activity::default(),
+            in_flight: Mutex::new(HashMap::new()),
         });
         // When virtual time jumps, delayed messages and visibility timeouts may have come due and
         // long polls may have ended: every waiter re-checks.

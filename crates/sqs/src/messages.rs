@@ -19,6 +19,16 @@
 //!
 //! Each action adds what it did to the queue's activity counts (`activity.rs`) after its
 //! transaction committed: atomics in memory, no statement.
+//!
+//! The in-flight limit needs the number of messages in flight, which no index gives without
+//! reading every in-flight and delayed message. A receive therefore checks an upper bound kept in
+//! memory per queue ([`InFlightBound`]): the count when it was last taken, plus every message
+//! received since. Only a receive that the bound cannot clear (when it comes within one receive
+//! of the limit, or is not known yet) counts, and resets the bound to what it found. Deletes and
+//! ending visibility timeouts only make the bound looser, never wrong; a clock set back (virtual
+//! time) can put messages back in flight, so the bound holds only from the time it was counted.
+//! The bound counts this process's receives: a second process receiving from the same database
+//! could take a queue past the limit by what it received.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
@@ -357,6 +367,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
+/// An upper bound of one queue's in-flight count (see the module's documentation).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFlightBound {
+    /// No more messages than this are in flight, at any time from `since_ms` on.
+    count: i64,
+    since_ms: i64,
+}
+
 /// The outcome of one receive transaction.
 struct Received {
     messages: Vec<Message>,
@@ -614,23 +632,22 @@ impl Sqs {
         let received = self.inner.store.submit_checked(move |conn| {
             let queue = schema::queue(conn, &name, &shown)?;
             let limit = this.inner.config.max_inflight_messages;
-            // Every in-flight message is invisible, so the invisible ones, counted on the index alone
-            // (no row is read), bound the in-flight count from above. Only when that bound comes
-            // within one receive of the limit is the exact count needed, which reads each row.
-            let invisible: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
-                     WHERE queue_id = ?1 AND visible_ms > ?2 LIMIT ?3)",
-                )?
-                .query_row([queue.id, now, limit], |r| r.get(0))?;
-            let in_flight: i64 = if invisible + max as i64 <= limit {
-                invisible
-            } else {
-                conn.prepare_cached(
-                    "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
-                     WHERE queue_id = ?1 AND visible_ms > ?2 AND receive_count > 0 LIMIT ?3)",
-                )?
-                .query_row([queue.id, now, limit], |r| r.get(0))?
+            let mut bounds = this.inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let cleared = bounds
+                .get(&queue.id)
+                .filter(|b| b.since_ms <= now && b.count + max as i64 <= limit);
+            let (in_flight, since_ms) = match cleared {
+                Some(b) => (b.count, b.since_ms),
+                None => {
+                    let counted: i64 = conn
+                        .prepare_cached(
+                            "SELECT count(*) FROM (SELECT 1 FROM sqs_messages
+                             WHERE queue_id = ?1 AND visible_ms > ?2 AND receive_count > 0
+                             LIMIT ?3)",
+                        )?
+                        .query_row([queue.id, now, limit], |r| r.get(0))?;
+                    (counted, now)
+                }
             };
             if in_flight >= limit {
                 return Err(SqsError::OverLimit(format!(
@@ -707,6 +724,15 @@ impl Sqs {
                     break;
                 }
             }
+            // Counted now, before the commit: a receive rolled back only leaves the bound looser.
+            bounds.insert(
+                queue.id,
+                InFlightBound {
+                    count: in_flight + messages.len() as i64,
+                    since_ms,
+                },
+            );
+            drop(bounds);
             let next_visible_ms = if messages.is_empty() {
                 conn.prepare_cached(
                     "SELECT min(visible_ms) FROM sqs_messages WHERE queue_id = ?1 AND visible_ms > ?2",

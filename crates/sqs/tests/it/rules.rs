@@ -481,6 +481,47 @@ fn in_flight_limit_gives_over_limit() {
     );
 }
 
+/// The in-flight limit follows deletes, ending visibility timeouts and a clock set back: the
+/// receive path checks a bound kept in memory and counts only when the bound cannot clear it.
+#[test]
+fn in_flight_limit_follows_deletes_and_time() {
+    let e = env_with(Config {
+        max_inflight_messages: 10,
+        ..Config::default()
+    });
+    let q = e.create("q", &[]);
+    let over_limit = |max: i64| {
+        e.sqs
+            .receive_message(&ReceiveMessage {
+                queue_url: q.clone(),
+                max_number_of_messages: Some(max),
+                wait_time_seconds: Some(0),
+                ..ReceiveMessage::default()
+            })
+            .map_err(|err| err.code().to_owned())
+    };
+    for i in 0..10 {
+        e.send(&q, &format!("m{i}"));
+    }
+    let first = e.receive(&q, 10);
+    assert_eq!(first.len(), 10);
+    assert_eq!(over_limit(1).unwrap_err(), "OverLimit");
+    for m in &first[..5] {
+        e.sqs.delete_message(&q, &m.receipt_handle).unwrap();
+    }
+    for i in 10..15 {
+        e.send(&q, &format!("m{i}"));
+    }
+    assert_eq!(e.receive(&q, 10).len(), 5, "deletes made room for 5");
+    assert_eq!(over_limit(1).unwrap_err(), "OverLimit");
+    // All ten visible again; one received now, the other nine stay visible.
+    e.advance_ms(31_000);
+    assert_eq!(e.receive(&q, 1).len(), 1);
+    // Back before the first timeouts ended: all ten are in flight again.
+    e.clock.set(T0 + 5_000);
+    assert_eq!(over_limit(1).unwrap_err(), "OverLimit");
+}
+
 /// ApproximateReceiveCount, SentTimestamp, ApproximateFirstReceiveTimestamp (epoch ms),
 /// MD5OfMessageBody.
 #[test]
