@@ -3,7 +3,9 @@
 //! - Queue cycle (SendMessageBatch 10, ReceiveMessage 10, DeleteMessageBatch 10) in messages/s at
 //!   depth 1,000 and at depth 1,000,000, with several concurrent callers (group commit is how the
 //!   store reaches throughput). Reference: the bare SQLite floor, the same rows inserted, selected,
-//!   updated and deleted with prepared statements, one transaction per cycle, one thread.
+//!   updated and deleted with prepared statements, one transaction per cycle, one thread. The
+//!   cycle also runs in a queue holding 100,000 delayed messages (its own messages are sent
+//!   without delay), which a receive must not count or read; reference: depth 1,000.
 //! - Long-poll wake-up latency: a receive waiting while another thread sends; time from the start
 //!   of the send to the receive's return. Reference: a send followed by a non-waiting receive.
 //!
@@ -34,6 +36,8 @@ const BASE: &str = "http://localhost:4566";
 const SAMPLES: usize = 5;
 const SAMPLE_TIME: Duration = Duration::from_millis(1_500);
 const CALLERS: usize = 8;
+/// Delayed messages behind the front of the queue of the delayed cycle.
+const DELAYED: u64 = 100_000;
 
 fn body(i: u64) -> String {
     format!(
@@ -68,10 +72,18 @@ fn service(dir: &std::path::Path, name: &str) -> Sqs {
 }
 
 fn create(sqs: &Sqs, name: &str) -> String {
+    create_with(sqs, name, &[])
+}
+
+fn create_with(sqs: &Sqs, name: &str, attributes: &[(&str, &str)]) -> String {
     sqs.create_queue(
         BASE,
         CreateQueue {
             queue_name: name.into(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..CreateQueue::default()
         },
     )
@@ -92,7 +104,8 @@ fn fill(sqs: &Sqs, url: &str, depth: u64) -> Duration {
     start.elapsed()
 }
 
-/// One caller's cycle: send 10, receive 10, delete what was received. Returns messages cycled.
+/// One caller's cycle: send 10 (without delay, whatever the queue's), receive 10, delete what was
+/// received. Returns messages cycled.
 fn cycle(sqs: &Sqs, url: &str, seq: &mut u64) -> u64 {
     let entries = (0..10)
         .map(|k| {
@@ -100,6 +113,7 @@ fn cycle(sqs: &Sqs, url: &str, seq: &mut u64) -> u64 {
             SendMessageBatchEntry {
                 id: format!("e{k}"),
                 message_body: body(*seq),
+                delay_seconds: Some(0),
                 ..SendMessageBatchEntry::default()
             }
         })
@@ -395,6 +409,9 @@ fn main() {
         checkpoint_time.as_secs_f64()
     );
 
+    let delayed = create_with(&sqs, "delayed", &[("DelaySeconds", "900")]);
+    fill(&sqs, &delayed, DELAYED);
+
     let rates = cycle_rates(
         &sqs,
         &[
@@ -402,9 +419,10 @@ fn main() {
             (&deep, CALLERS),
             (&shallow, 1),
             (&shallow, 4 * CALLERS),
+            (&delayed, CALLERS),
         ],
     );
-    let [(many, many_batch), (deep_rate, deep_batch), (one, one_batch), (more, more_batch)] =
+    let [(many, many_batch), (deep_rate, deep_batch), (one, one_batch), (more, more_batch), (behind, _)] =
         rates[..]
     else {
         unreachable!()
@@ -417,6 +435,10 @@ fn main() {
         "cycle depth 1,000,000:  {deep_rate:>9.0} msgs/s ({CALLERS} callers, {deep_batch:.1} writes/commit) | depth 1,000 {many:>9.0} msgs/s | deep/shallow {:.2} | bare SQLite floor at depth 1,000,000 {floor_deep:.0} msgs/s (floor deep/shallow {:.2})",
         deep_rate / many,
         floor_deep / floor
+    );
+    println!(
+        "cycle, 100,000 delayed:  {behind:>9.0} msgs/s ({CALLERS} callers, the delayed messages behind the front) | depth 1,000 {many:>9.0} msgs/s | ratio {:.2}",
+        behind / many
     );
     println!(
         "cycle depth 1,000, other callers: 1 caller {one:>9.0} msgs/s ({one_batch:.1} writes/commit) | {} callers {more:>9.0} msgs/s ({more_batch:.1} writes/commit)",
