@@ -6,6 +6,8 @@
 //!   updated and deleted with prepared statements, one transaction per cycle, one thread. The
 //!   cycle also runs in a queue holding 100,000 delayed messages (its own messages are sent
 //!   without delay), which a receive must not count or read; reference: depth 1,000.
+//! - GetQueueAttributes (All: the visible, in-flight and delayed counts, which scan the queue)
+//!   at depth 1,000,000; reference: the same at depth 1,000.
 //! - Long-poll wake-up latency: a receive waiting while another thread sends; time from the start
 //!   of the send to the receive's return. Reference: a send followed by a non-waiting receive.
 //!
@@ -443,6 +445,27 @@ fn main() {
     println!(
         "cycle depth 1,000, other callers: 1 caller {one:>9.0} msgs/s ({one_batch:.1} writes/commit) | {} callers {more:>9.0} msgs/s ({more_batch:.1} writes/commit)",
         4 * CALLERS
+    );
+
+    let names = ["All".to_string()];
+    let counts: Vec<f64> = (0..SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            sqs.get_queue_attributes(&deep, &names).unwrap();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let shallow_counts: Vec<f64> = (0..SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            sqs.get_queue_attributes(&shallow, &names).unwrap();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!(
+        "queue attributes:       {:>9.2} ms at depth 1,000,000 (GetQueueAttributes All, the message counts) | depth 1,000 {:>9.2} ms",
+        median(counts),
+        median(shallow_counts)
     );
 
     let cpu_queue = create(&sqs, "cpu");
