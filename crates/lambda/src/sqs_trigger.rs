@@ -109,19 +109,7 @@ fn queue_name(arn: &str) -> Option<String> {
 impl Mapping {
     /// No message visible, delayed or in flight in the queue.
     pub fn is_drained(&self, lambda: &Lambda) -> Result<bool, LambdaError> {
-        let names = [
-            "ApproximateNumberOfMessages".to_owned(),
-            "ApproximateNumberOfMessagesNotVisible".to_owned(),
-            "ApproximateNumberOfMessagesDelayed".to_owned(),
-        ];
-        let attributes = lambda
-            .inner
-            .deps
-            .sqs
-            .get_queue_attributes(&self.queue, &names)?;
-        Ok(attributes
-            .values()
-            .all(|v| v.parse::<i64>().map_or(true, |n| n == 0)))
+        Ok(!lambda.inner.deps.sqs.holds_messages(&self.queue)?)
     }
 }
 

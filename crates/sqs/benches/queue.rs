@@ -7,7 +7,8 @@
 //!   cycle also runs in a queue holding 100,000 delayed messages (its own messages are sent
 //!   without delay), which a receive must not count or read; reference: depth 1,000.
 //! - GetQueueAttributes (All: the visible, in-flight and delayed counts, which scan the queue)
-//!   at depth 1,000,000; reference: the same at depth 1,000.
+//!   at depth 1,000,000; reference: the same at depth 1,000. Beside it, the drain check
+//!   (`holds_messages`) on the same queue, which must not grow with depth; reference: the counts.
 //! - Long-poll wake-up latency: a receive waiting while another thread sends; time from the start
 //!   of the send to the receive's return. Reference: a send followed by a non-waiting receive.
 //!
@@ -462,10 +463,21 @@ fn main() {
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let counts = median(counts);
     println!(
-        "queue attributes:       {:>9.2} ms at depth 1,000,000 (GetQueueAttributes All, the message counts) | depth 1,000 {:>9.2} ms",
-        median(counts),
+        "queue attributes:       {counts:>9.2} ms at depth 1,000,000 (GetQueueAttributes All, the message counts) | depth 1,000 {:>9.2} ms",
         median(shallow_counts)
+    );
+    let checks: Vec<f64> = (0..SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            assert!(sqs.holds_messages(&deep).unwrap());
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!(
+        "drain check:            {:>9.3} ms at depth 1,000,000 (holds_messages, which the engine asks while a cascade runs) | the counts {counts:>9.2} ms",
+        median(checks)
     );
 
     let cpu_queue = create(&sqs, "cpu");

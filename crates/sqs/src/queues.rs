@@ -269,6 +269,23 @@ impl Sqs {
         Ok(released)
     }
 
+    /// Whether the queue holds any message, visible, delayed or in flight (expired ones aside).
+    /// Not an SQS action: it answers "is this queue drained?" by reading the front of the
+    /// queue's index, where counting its messages (GetQueueAttributes) reads all of them.
+    pub fn holds_messages(&self, queue_url: &str) -> Result<bool, SqsError> {
+        let name = name_from_url(queue_url)?;
+        let now = self.now();
+        self.inner.store.read(|conn| -> Result<bool, SqsError> {
+            let id = schema::queue_id(conn, name, queue_url)?;
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sqs_messages \
+                     WHERE queue_id = ?1 AND expires_ms > ?2)",
+                )?
+                .query_row([id, now], |r| r.get(0))?)
+        })
+    }
+
     /// GetQueueAttributes: the named attributes (`All` for every one), computed ones included.
     pub fn get_queue_attributes(
         &self,

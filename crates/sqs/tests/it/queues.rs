@@ -321,3 +321,31 @@ fn bulk_sends_are_one_transaction_of_checked_messages() {
         "nothing of the failed call was sent"
     );
 }
+
+#[test]
+fn a_queue_holds_messages_until_each_is_deleted_or_expired() {
+    let e = env();
+    let q = e.create("q", &[("MessageRetentionPeriod", "60")]);
+    let holds = || e.sqs.holds_messages(&q).unwrap();
+    assert!(!holds(), "a new queue");
+    e.send_delayed(&q, "later", 10);
+    assert!(holds(), "a delayed message");
+    e.advance_ms(10_000);
+    assert!(holds(), "a visible message");
+    let taken = e.receive(&q, 1);
+    assert_eq!(e.counts(&q), [0, 1, 0]);
+    assert!(holds(), "a message in flight");
+    e.sqs.delete_message(&q, &taken[0].receipt_handle).unwrap();
+    assert!(!holds(), "after its delete");
+    e.send(&q, "old");
+    e.advance_ms(60_000);
+    assert_eq!(e.counts(&q), [0, 0, 0]);
+    assert!(!holds(), "past its retention period");
+    assert_eq!(
+        e.sqs
+            .holds_messages(&format!("{BASE}/000000000000/nope"))
+            .unwrap_err()
+            .code(),
+        "QueueDoesNotExist"
+    );
+}

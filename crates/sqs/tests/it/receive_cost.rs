@@ -1,8 +1,9 @@
 //! The cost of the queue cycle must not grow with the queue's depth: a receive reads the front of
 //! the `(queue_id, visible_ms)` index and the few rows it takes, never the whole queue, whether
-//! the messages behind the front are visible, delayed or in flight.
+//! the messages behind the front are visible, delayed or in flight. Nor may the check whether a
+//! queue is drained, which the engine makes every few milliseconds while a cascade runs.
 //!
-//! The cost is counted in SQLite virtual machine steps on the store's writer connection (through a
+//! The cost is counted in SQLite virtual machine steps on the store's connections (through a
 //! progress handler called at every step), which is deterministic, unlike a timing. A statement
 //! that scans or counts the queue's messages takes steps in proportion to the depth, so the
 //! counts at two depths a hundred times apart tell a flat cycle from an O(depth) one.
@@ -22,23 +23,45 @@ extern "C" fn count_step(counter: *mut c_void) -> c_int {
     0
 }
 
+/// Installs a step counter on `conn`; `counter` must outlive the connection.
+fn install(conn: &rusqlite::Connection, counter: &'static AtomicU64) {
+    // SAFETY: the handle is a live connection, used on the calling thread, and the counter
+    // outlives it (it is leaked).
+    unsafe {
+        rusqlite::ffi::sqlite3_progress_handler(
+            conn.handle(),
+            1,
+            Some(count_step),
+            counter as *const AtomicU64 as *mut c_void,
+        );
+    }
+}
+
+fn new_counter() -> &'static AtomicU64 {
+    Box::leak(Box::new(AtomicU64::new(0)))
+}
+
 /// Installs a step counter on the store's writer connection (which runs every receive).
 fn install_counter(e: &Env) -> &'static AtomicU64 {
-    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-    let address = counter as *const AtomicU64 as usize;
+    let counter = new_counter();
     e.sqs
         .store()
         .write(move |conn| {
-            // SAFETY: the handle is the live writer connection, used on its own thread, and the
-            // counter outlives it (it is leaked).
-            unsafe {
-                rusqlite::ffi::sqlite3_progress_handler(
-                    conn.handle(),
-                    1,
-                    Some(count_step),
-                    address as *mut c_void,
-                );
-            }
+            install(conn, counter);
+            Ok::<_, store::StoreError>(())
+        })
+        .unwrap();
+    counter
+}
+
+/// Installs a step counter on the store's read connection. The test reads from one thread, so
+/// the pool holds that one connection and every later read takes it again.
+fn install_read_counter(e: &Env) -> &'static AtomicU64 {
+    let counter = new_counter();
+    e.sqs
+        .store()
+        .read(move |conn| {
+            install(conn, counter);
             Ok::<_, store::StoreError>(())
         })
         .unwrap();
@@ -55,10 +78,8 @@ enum Fill {
     InFlight,
 }
 
-/// Virtual machine steps of each part of one cycle (SendMessageBatch 10, ReceiveMessage 10,
-/// DeleteMessageBatch 10) on a queue holding `depth` messages of `fill`, after a few cycles to
-/// warm up.
-fn cycle_steps(depth: usize, fill: Fill) -> [u64; 3] {
+/// A fresh queue holding `depth` messages of `fill`.
+fn filled(depth: usize, fill: Fill) -> (Env, String) {
     let e = env();
     let q = match fill {
         Fill::Delayed => e.create("q", &[("DelaySeconds", "900")]),
@@ -87,6 +108,15 @@ fn cycle_steps(depth: usize, fill: Fill) -> [u64; 3] {
                 .len();
         }
     }
+    (e, q)
+}
+
+/// Virtual machine steps of each part of one cycle (SendMessageBatch 10, ReceiveMessage 10,
+/// DeleteMessageBatch 10) on a queue holding `depth` messages of `fill`, after a few cycles to
+/// warm up.
+fn cycle_steps(depth: usize, fill: Fill) -> [u64; 3] {
+    let (e, q) = filled(depth, fill);
+
     let counter = install_counter(&e);
     let mut steps = [0; 3];
     for _ in 0..3 {
@@ -161,4 +191,29 @@ fn queue_cycle_cost_does_not_grow_with_delayed_messages() {
 #[test]
 fn queue_cycle_cost_does_not_grow_with_messages_in_flight() {
     assert_flat(Fill::InFlight);
+}
+
+/// Steps of the drain check (`holds_messages`) on a queue of `depth` messages of `fill`.
+fn drain_check_steps(depth: usize, fill: Fill) -> u64 {
+    let (e, q) = filled(depth, fill);
+    let counter = install_read_counter(&e);
+    assert!(e.sqs.holds_messages(&q).unwrap());
+    let before = counter.load(Ordering::Relaxed);
+    assert!(e.sqs.holds_messages(&q).unwrap());
+    counter.load(Ordering::Relaxed) - before
+}
+
+/// The engine asks whether each queue is drained every few milliseconds while a cascade runs, so
+/// the answer must not count the queue's messages.
+#[test]
+fn drain_check_cost_does_not_grow_with_depth() {
+    for fill in [Fill::Visible, Fill::Delayed, Fill::InFlight] {
+        let shallow = drain_check_steps(200, fill);
+        let deep = drain_check_steps(20_000, fill);
+        assert!(shallow > 0, "{fill:?}: no steps counted");
+        assert!(
+            deep <= shallow + shallow / 4,
+            "{fill:?} messages: the drain check at depth 20,000 takes {deep} VM steps, at depth 200 {shallow}"
+        );
+    }
 }
