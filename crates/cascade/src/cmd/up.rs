@@ -436,6 +436,8 @@ struct View {
     tty: bool,
     /// When the view was last printed, off a terminal.
     printed: std::sync::Mutex<Option<Instant>>,
+    /// The store readings the view shows, retaken as often as their cost allows.
+    readings: std::sync::Mutex<Paced<Readings>>,
 }
 
 impl View {
@@ -443,6 +445,7 @@ impl View {
         View {
             tty,
             printed: std::sync::Mutex::new(None),
+            readings: std::sync::Mutex::new(Paced::default()),
         }
     }
 
@@ -461,18 +464,67 @@ impl View {
             }
             *printed = Some(Instant::now());
         }
-        let text = status_text(lambda, queues, local, started, baseline);
+        let mut readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
+        let readings = readings.get(|| Readings::take(queues, local, baseline));
+        let text = status_text(lambda, readings, started);
         crate::console::draw_view(&text, self.tty);
     }
 }
 
-fn status_text(
-    lambda: &lambda::Lambda,
-    queues: &Queues,
-    local: &Local,
-    started: Instant,
-    baseline: &StageCounts,
-) -> String {
+/// What the view reads from the store: each queue's depths and the stages' counts. Counting a
+/// queue reads every message in it (about 0.2 s at a million), so the view retakes its readings
+/// through [`Paced`] and a deep queue does not keep a core busy with redraws.
+struct Readings {
+    /// (name, visible, in flight, is a DLQ) of each queue.
+    depths: Vec<(String, u64, u64, bool)>,
+    counts: StageCounts,
+}
+
+impl Readings {
+    fn take(queues: &Queues, local: &Local, baseline: &StageCounts) -> Readings {
+        Readings {
+            depths: queues.depths(local),
+            counts: stage_counts(local, Some(baseline.from_ms)).since(baseline),
+        }
+    }
+}
+
+/// A reading retaken only when the time since the last one is at least [`Paced::RATIO`] times
+/// what the last one took: a cheap reading is fresh at every redraw, a costly one uses at most
+/// 1/RATIO of a core.
+struct Paced<T> {
+    /// The last reading, when it was taken and how long it took.
+    last: Option<(Instant, Duration, T)>,
+}
+
+impl<T> Default for Paced<T> {
+    fn default() -> Self {
+        Paced { last: None }
+    }
+}
+
+impl<T> Paced<T> {
+    const RATIO: u32 = 20;
+
+    /// Whether a reading is due at `now`.
+    fn due(&self, now: Instant) -> bool {
+        self.last
+            .as_ref()
+            .is_none_or(|(at, cost, _)| now.saturating_duration_since(*at) >= *cost * Self::RATIO)
+    }
+
+    fn get(&mut self, read: impl FnOnce() -> T) -> &T {
+        let now = Instant::now();
+        if self.due(now) {
+            let value = read();
+            self.last = Some((now, now.elapsed(), value));
+        }
+        let (_, _, value) = self.last.as_ref().expect("a reading was taken");
+        value
+    }
+}
+
+fn status_text(lambda: &lambda::Lambda, readings: &Readings, started: Instant) -> String {
     let mut out = format!("-- {:>6.1} s --\n", started.elapsed().as_secs_f64());
     for s in lambda.stats() {
         out.push_str(&format!(
@@ -480,16 +532,16 @@ fn status_text(
             s.function, s.invocations, s.errors, s.throttles, s.running
         ));
     }
-    for (name, visible, in_flight, dlq) in queues.depths(local) {
+    for (name, visible, in_flight, dlq) in &readings.depths {
         out.push_str(&format!(
             "  {} {:<31} visible {:>8}  in flight {:>6}\n",
-            if dlq { "dlq  " } else { "queue" },
+            if *dlq { "dlq  " } else { "queue" },
             name,
             visible,
             in_flight
         ));
     }
-    let counts = stage_counts(local, Some(baseline.from_ms)).since(baseline);
+    let counts = &readings.counts;
     for (stage, [fetched, written, rejected]) in &counts.stages {
         out.push_str(&format!(
             "  stage {stage:<31} fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}\n"
@@ -657,10 +709,11 @@ fn summary(
             started.elapsed().as_secs_f64()
         )
     };
-    text.push_str(&status_text(lambda, queues, local, started, baseline));
+    let readings = Readings::take(queues, local, baseline);
+    text.push_str(&status_text(lambda, &readings, started));
     text.push_str(&peak_memory_text(lambda));
-    for (name, visible, in_flight, dlq) in queues.depths(local) {
-        if dlq && visible + in_flight > 0 {
+    for (name, visible, in_flight, dlq) in &readings.depths {
+        if *dlq && visible + in_flight > 0 {
             ok = false;
             text.push_str(&format!(
                 "dead letters: {} message(s) in {name}\n",
@@ -681,4 +734,27 @@ fn summary(
     }
     text.push_str(if ok { "result: ok" } else { "result: FAILED" });
     Ok(Summary { text, ok })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_costly_reading_is_retaken_less_often() {
+        let t0 = Instant::now();
+        let mut paced = Paced::<u32>::default();
+        assert!(paced.due(t0), "the first reading");
+        paced.last = Some((t0, Duration::from_millis(200), 1));
+        assert!(!paced.due(t0 + Duration::from_millis(3_999)));
+        assert!(paced.due(t0 + Duration::from_secs(4)));
+        paced.last = Some((t0, Duration::ZERO, 1));
+        assert!(paced.due(t0), "a free reading is always due");
+
+        paced.last = Some((Instant::now(), Duration::from_secs(3_600), 7));
+        assert_eq!(*paced.get(|| 8), 7, "not due: the last reading stays");
+        paced.last = Some((Instant::now(), Duration::ZERO, 7));
+        assert_eq!(*paced.get(|| 8), 8, "due: a new reading");
+        assert!(matches!(paced.last, Some((_, _, 8))));
+    }
 }
