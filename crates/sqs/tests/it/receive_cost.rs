@@ -23,48 +23,38 @@ extern "C" fn count_step(counter: *mut c_void) -> c_int {
     0
 }
 
-/// Installs a step counter on `conn`; `counter` must outlive the connection.
-fn install(conn: &rusqlite::Connection, counter: &'static AtomicU64) {
-    // SAFETY: the handle is a live connection, used on the calling thread, and the counter
-    // outlives it (it is leaked).
-    unsafe {
-        rusqlite::ffi::sqlite3_progress_handler(
-            conn.handle(),
-            1,
-            Some(count_step),
-            counter as *const AtomicU64 as *mut c_void,
-        );
+/// Which of the store's connections a counter goes on.
+#[derive(Clone, Copy)]
+enum On {
+    /// The writer, which runs every send, receive and delete.
+    Writer,
+    /// The read connection. The test reads from one thread, so the pool holds that one
+    /// connection and every later read takes it again.
+    Reader,
+}
+
+/// Installs a step counter on one of the store's connections.
+fn install_counter(e: &Env, on: On) -> &'static AtomicU64 {
+    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let address = counter as *const AtomicU64 as usize;
+    let install = move |conn: &rusqlite::Connection| {
+        // SAFETY: the handle is a live connection, used on the calling thread, and the counter
+        // outlives it (it is leaked).
+        unsafe {
+            rusqlite::ffi::sqlite3_progress_handler(
+                conn.handle(),
+                1,
+                Some(count_step),
+                address as *mut c_void,
+            );
+        }
+        Ok::<_, store::StoreError>(())
+    };
+    match on {
+        On::Writer => e.sqs.store().write(install),
+        On::Reader => e.sqs.store().read(install),
     }
-}
-
-fn new_counter() -> &'static AtomicU64 {
-    Box::leak(Box::new(AtomicU64::new(0)))
-}
-
-/// Installs a step counter on the store's writer connection (which runs every receive).
-fn install_counter(e: &Env) -> &'static AtomicU64 {
-    let counter = new_counter();
-    e.sqs
-        .store()
-        .write(move |conn| {
-            install(conn, counter);
-            Ok::<_, store::StoreError>(())
-        })
-        .unwrap();
-    counter
-}
-
-/// Installs a step counter on the store's read connection. The test reads from one thread, so
-/// the pool holds that one connection and every later read takes it again.
-fn install_read_counter(e: &Env) -> &'static AtomicU64 {
-    let counter = new_counter();
-    e.sqs
-        .store()
-        .read(move |conn| {
-            install(conn, counter);
-            Ok::<_, store::StoreError>(())
-        })
-        .unwrap();
+    .unwrap();
     counter
 }
 
@@ -117,7 +107,7 @@ fn filled(depth: usize, fill: Fill) -> (Env, String) {
 fn cycle_steps(depth: usize, fill: Fill) -> [u64; 3] {
     let (e, q) = filled(depth, fill);
 
-    let counter = install_counter(&e);
+    let counter = install_counter(&e, On::Writer);
     let mut steps = [0; 3];
     for _ in 0..3 {
         let entries = (0..10)
@@ -196,7 +186,7 @@ fn queue_cycle_cost_does_not_grow_with_messages_in_flight() {
 /// Steps of the drain check (`holds_messages`) on a queue of `depth` messages of `fill`.
 fn drain_check_steps(depth: usize, fill: Fill) -> u64 {
     let (e, q) = filled(depth, fill);
-    let counter = install_read_counter(&e);
+    let counter = install_counter(&e, On::Reader);
     assert!(e.sqs.holds_messages(&q).unwrap());
     let before = counter.load(Ordering::Relaxed);
     assert!(e.sqs.holds_messages(&q).unwrap());
