@@ -524,33 +524,49 @@ impl<T> Paced<T> {
     }
 }
 
+/// The view's text: the time since `started`, then a row per function, queue and stage, each a
+/// label (kind and name) padded to the longest label, then its figures.
 fn status_text(lambda: &lambda::Lambda, readings: &Readings, started: Instant) -> String {
-    let mut out = format!("-- {:>6.1} s --\n", started.elapsed().as_secs_f64());
+    let mut rows: Vec<(String, String)> = Vec::new();
     for s in lambda.stats() {
-        out.push_str(&format!(
-            "  function {:<28} invocations {:>8}  errors {:>6}  throttles {:>6}  running {:>3}\n",
-            s.function, s.invocations, s.errors, s.throttles, s.running
+        rows.push((
+            format!("function {}", s.function),
+            format!(
+                "invocations {:>8}  errors {:>6}  throttles {:>6}  running {:>3}",
+                s.invocations, s.errors, s.throttles, s.running
+            ),
         ));
     }
     for (name, visible, in_flight, dlq) in &readings.depths {
-        out.push_str(&format!(
-            "  {} {:<31} visible {:>8}  in flight {:>6}\n",
-            if *dlq { "dlq  " } else { "queue" },
-            name,
-            visible,
-            in_flight
+        rows.push((
+            format!("{} {name}", if *dlq { "dlq  " } else { "queue" }),
+            format!("visible {visible:>8}  in flight {in_flight:>6}"),
         ));
     }
-    let counts = &readings.counts;
-    for (stage, [fetched, written, rejected]) in &counts.stages {
-        out.push_str(&format!(
-            "  stage {stage:<31} fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}\n"
+    for (stage, [fetched, written, rejected]) in &readings.counts.stages {
+        rows.push((
+            format!("stage {stage}"),
+            format!("fetched {fetched:>8}  written {written:>8}  rejected {rejected:>6}"),
         ));
     }
-    for (label, value) in &counts.other {
-        out.push_str(&format!("  {label:<40} {value:>10}\n"));
+    for (label, value) in &readings.counts.other {
+        rows.push((label.clone(), format!("{value:>10}")));
     }
+    let mut out = format!("-- {:>6.1} s --\n", started.elapsed().as_secs_f64());
+    out.push_str(&aligned(&rows));
     out
+}
+
+/// `(label, figures)` rows as lines, indented, each label padded to the longest.
+fn aligned(rows: &[(String, String)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(label, figures)| format!("  {label:<width$} {figures}\n"))
+        .collect()
 }
 
 /// The per-stage metrics of the collectors (dimension `Stage`), in the table's column order.
@@ -739,6 +755,25 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_line_up_behind_the_longest_label() {
+        let rows = [
+            ("function f", "invocations        1"),
+            ("dlq   a-long-dead-letter-queue-name", "visible        0"),
+            ("stage sales", "fetched     1300"),
+        ]
+        .map(|(l, f)| (l.to_owned(), f.to_owned()));
+        assert_eq!(
+            aligned(&rows),
+            concat!(
+                "  function f                          invocations        1\n",
+                "  dlq   a-long-dead-letter-queue-name visible        0\n",
+                "  stage sales                         fetched     1300\n",
+            )
+        );
+        assert_eq!(aligned(&[]), "");
+    }
 
     #[test]
     fn a_costly_reading_is_retaken_less_often() {
