@@ -27,8 +27,8 @@ pub struct Config {
     pub sales: u32,
     /// Length of the sales window: sales fall in `[now - window, now)`.
     pub window: Duration,
-    /// The end of the sales window. `None` takes the clock's time when the dataset is built,
-    /// truncated to the second.
+    /// The end of the sales window. `None` takes the start of the clock's hour (UTC) when the
+    /// dataset is built.
     pub now: Option<SystemTime>,
     /// Data revision: revision `k` alters the records whose [`crate::revision_class`] is `k`
     /// modulo [`REVISION_MODULUS`](crate::REVISION_MODULUS) (see [`crate::revision_touches`]).

@@ -396,13 +396,18 @@ struct Staffing {
 }
 
 impl Dataset {
-    /// Checks `config` and fixes the end of the sales window (the clock's time, if not given).
+    /// Checks `config` and fixes the end of the sales window: the start of the clock's current
+    /// hour (UTC) if not given, so that a server restarted within the hour serves the same
+    /// records.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let end = config.now.unwrap_or_else(|| config.clock.now());
-        let now = match end.duration_since(UNIX_EPOCH) {
+        let unix = |at: SystemTime| match at.duration_since(UNIX_EPOCH) {
             Ok(since) => since.as_secs() as i64,
             Err(before) => -(before.duration().as_secs_f64().ceil() as i64),
+        };
+        let now = match config.now {
+            Some(end) => unix(end),
+            None => unix(config.clock.now()).div_euclid(3_600) * 3_600,
         };
         let window_secs = config.window.as_secs().max(1);
         let faults = Faults::new(&config);
@@ -771,17 +776,30 @@ mod tests {
     }
 
     #[test]
-    fn the_window_ends_at_the_clock_when_not_pinned() {
-        let clock = crate::ManualClock::new(UNIX_EPOCH + Duration::from_millis(1_234_567_890_999));
-        let data = Dataset::new(Config {
-            clock: crate::SharedClock::new(clock),
-            ..Config::default()
-        })
-        .expect("valid config");
-        assert_eq!(data.now(), UNIX_EPOCH + Duration::from_secs(1_234_567_890));
+    fn the_window_ends_on_the_clocks_hour_when_not_pinned() {
+        let at = |millis: u64| {
+            let clock = crate::ManualClock::new(UNIX_EPOCH + Duration::from_millis(millis));
+            Dataset::new(Config {
+                clock: crate::SharedClock::new(clock),
+                ..Config::default()
+            })
+            .expect("valid config")
+        };
+        // 1,234,567,890 s is 31 min 30 s past the hour that starts at 1,234,566,000 s.
+        let data = at(1_234_567_890_999);
+        assert_eq!(data.now(), UNIX_EPOCH + Duration::from_secs(1_234_566_000));
         assert_eq!(
             data.window_start(),
-            UNIX_EPOCH + Duration::from_secs(1_234_567_890 - 86_400)
+            UNIX_EPOCH + Duration::from_secs(1_234_566_000 - 86_400)
+        );
+        let restarted = at(1_234_569_599_999);
+        assert_eq!(restarted.now(), data.now(), "the same hour");
+        let seller = data.salespersons(1).next().expect("a salesperson");
+        assert!(data.sales(seller.id).eq(restarted.sales(seller.id)));
+        assert_eq!(
+            at(1_234_569_600_000).now(),
+            UNIX_EPOCH + Duration::from_secs(1_234_569_600),
+            "the next hour"
         );
     }
 

@@ -34,7 +34,8 @@ struct Args {
     /// Length of the sales window in seconds: sales fall in [now - window, now).
     #[arg(long, default_value_t = 86_400)]
     window_secs: u64,
-    /// End of the sales window, as Unix seconds or RFC 3339; default: the start time.
+    /// End of the sales window, as Unix seconds or RFC 3339; default: the start of the hour
+    /// (UTC) the server starts in, so that a restart within the hour serves the same records.
     #[arg(long, value_parser = parse_time)]
     now: Option<SystemTime>,
     /// Data revision: revision k alters the records of revision class k modulo 20 (about 5%).
