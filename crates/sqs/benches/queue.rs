@@ -64,6 +64,19 @@ fn process_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
+/// The median over [`SAMPLES`] calls of `f`, in milliseconds.
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    median(
+        (0..SAMPLES)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -449,35 +462,18 @@ fn main() {
     );
 
     let names = ["All".to_string()];
-    let counts: Vec<f64> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            sqs.get_queue_attributes(&deep, &names).unwrap();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let shallow_counts: Vec<f64> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            sqs.get_queue_attributes(&shallow, &names).unwrap();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    let counts = median(counts);
+    let counts = median_ms(|| {
+        sqs.get_queue_attributes(&deep, &names).unwrap();
+    });
     println!(
         "queue attributes:       {counts:>9.2} ms at depth 1,000,000 (GetQueueAttributes All, the message counts) | depth 1,000 {:>9.2} ms",
-        median(shallow_counts)
-    );
-    let checks: Vec<f64> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            assert!(sqs.holds_messages(&deep).unwrap());
-            start.elapsed().as_secs_f64() * 1e3
+        median_ms(|| {
+            sqs.get_queue_attributes(&shallow, &names).unwrap();
         })
-        .collect();
+    );
     println!(
         "drain check:            {:>9.3} ms at depth 1,000,000 (holds_messages, which the engine asks while a cascade runs) | the counts {counts:>9.2} ms",
-        median(checks)
+        median_ms(|| assert!(sqs.holds_messages(&deep).unwrap()))
     );
 
     let cpu_queue = create(&sqs, "cpu");
