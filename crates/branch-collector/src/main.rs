@@ -1,9 +1,9 @@
-//! The branch collector Lambda function: on each scheduled event, collects the branches and
-//! starts a run of the cascade (see `collector::handle_schedule`). Configuration comes from the
-//! environment (`collector::config`); an error fails the invocation so that Lambda retries it.
+//! The branch collector Lambda function: on each scheduled event (or a direct invoke with any
+//! part of one, `{}` included), collects the branches and starts a run of the cascade (see
+//! `collector::handle_schedule`). Configuration comes from the environment
+//! (`collector::config`); an error fails the invocation so that Lambda retries it.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use collector::{Context, Stage};
+use collector::{Context, ScheduleEvent, Stage};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[global_allocator]
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let ctx = Context::from_env(Stage::Branches).await?;
     let ctx = &ctx;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+        move |event: LambdaEvent<ScheduleEvent>| async move {
             collector::handle_schedule(event.payload, ctx)
                 .await
                 .map_err(Error::from)

@@ -15,7 +15,6 @@
 //! rejected records are counted only when the message completes, so a retried message is not
 //! counted twice.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -64,6 +63,20 @@ pub struct RunStarted {
     pub sent: u64,
 }
 
+/// The branch collector's event: an EventBridge scheduled event, or any part of one. A test
+/// invoke with `{}` starts a full run, and `{"detail": {"branches": ["Scranton"]}}` a run of
+/// the branches it names; EventBridge's other fields are not needed, so they are not required.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ScheduleEvent {
+    /// The event's id: the run id when neither the detail nor `RUN_ID` gives one.
+    pub id: Option<String>,
+    /// When the schedule fired: the end of the sales window unless the detail gives one.
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// A [`ScheduleDetail`]; a plain schedule sends `{}`.
+    pub detail: Value,
+}
+
 /// What a scheduled event's `detail` may carry (a plain schedule sends `{}`).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -80,7 +93,7 @@ struct ScheduleDetail {
 /// The run id is the detail's `run_id`, else the `RUN_ID` variable, else the event's id; the
 /// window ends at the detail's `window_end`, else at the event's time, else now (whole seconds).
 pub async fn handle_schedule(
-    event: EventBridgeEvent<Value>,
+    event: ScheduleEvent,
     ctx: &Context,
 ) -> Result<RunStarted, HandlerError> {
     let detail: ScheduleDetail = match event.detail {

@@ -46,6 +46,7 @@ pub use aws_config::SdkConfig;
 pub use config::{Config, ConfigError, Stage};
 pub use handlers::{
     handle_branch_batch, handle_salesperson_batch, handle_schedule, HandlerError, RunStarted,
+    ScheduleEvent,
 };
 pub use message::{BranchMessage, MessageError, SalespersonMessage};
 pub use telemetry::{Counters, Tally};

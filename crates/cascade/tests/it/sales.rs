@@ -278,3 +278,38 @@ async fn a_run_killed_mid_way_and_run_again_ends_with_exact_contents() {
     assert!(out.contains("result: ok"), "{out}");
     check_tables(state.path(), &expected).await;
 }
+
+/// `cascade ARGS` in the repository, run to its end.
+async fn cascade(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_cascade"))
+            .args(&args)
+            .current_dir(repo())
+            .output()
+            .expect("run cascade")
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cascade_invoke_of_the_branch_collector_with_its_default_event_starts_a_run() {
+    let (url, _dataset) = vendor(3, 1, 1).await;
+    let state = tempfile::tempdir().expect("temporary folder");
+    let state_dir = state.path().display().to_string();
+    let env = ["--env", ENV, "--state-dir", &state_dir].map(String::from);
+    let mut deploy = vec!["deploy".to_owned(), "--param".to_owned()];
+    deploy.push(format!("VendorApiUrl={url}"));
+    let out = cascade([&deploy[..], &env].concat()).await;
+    assert!(out.status.success(), "{out:?}");
+    // The event `cascade invoke` sends when given none is `{}`.
+    let invoke = ["invoke", "BranchCollector"].map(String::from);
+    let out = cascade([&invoke[..], &env].concat()).await;
+    assert!(out.status.success(), "{out:?}");
+    let started: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the function's response is JSON");
+    assert_eq!(
+        (&started["branches"], &started["sent"]),
+        (&3.into(), &3.into())
+    );
+}

@@ -440,3 +440,26 @@ async fn delete(url: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_invoke_runs_every_branch_or_the_ones_its_detail_names() {
+    let (cloud, _vendor, project) = setup(vendor_config(3, 1, 1)).await;
+    let stages = Stages::new(
+        &project,
+        &cloud,
+        &[],
+        Arc::new(RecordingSleeper::default()),
+        now(),
+    );
+    // What `cascade invoke BranchCollector` sends by default, and what the Lambda console's
+    // test button sends with a hand-written detail: neither is a whole EventBridge event.
+    for (event, branches) in [("{}", 3), (r#"{"detail": {"branches": ["Akron"]}}"#, 1)] {
+        let event: collector::ScheduleEvent = serde_json::from_str(event)
+            .unwrap_or_else(|error| panic!("`{event}` is not a schedule event: {error}"));
+        let started = collector::handle_schedule(event, &stages.branches)
+            .await
+            .expect("the run");
+        assert_eq!((started.branches, started.sent), (branches, branches));
+    }
+    assert_eq!(cloud.depth("employee-queue-dev").await, 3 + 1);
+}

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -455,7 +454,7 @@ pub struct DrainStats {
 }
 
 /// A scheduled event as EventBridge sends it, with the window ending at [`NOW`].
-pub fn schedule_event(detail: Option<Value>) -> EventBridgeEvent<Value> {
+pub fn schedule_event(detail: Option<Value>) -> collector::ScheduleEvent {
     let json = serde_json::json!({
         "version": "0",
         "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
