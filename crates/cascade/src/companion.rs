@@ -80,6 +80,8 @@ impl Running {
             return Ok(running);
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(spec.ready_timeout_secs);
+        // The first lines it printed, quoted when it fails before it is ready: usually the reason.
+        let mut first_lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
@@ -89,23 +91,37 @@ impl Running {
                     std::thread::spawn(move || for _ in rx {});
                     return Ok(running);
                 }
-                Ok(_) => {}
+                Ok(line) => {
+                    if first_lines.len() < QUOTED_LINES && !line.trim().is_empty() {
+                        first_lines.push(line);
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => anyhow::bail!(
-                    "companion `{name}` printed no line containing `{ready}` within {} s (its output: `{}`)",
+                    "companion `{name}` printed no line containing `{ready}` within {} s (its output: `{}`){}",
                     spec.ready_timeout_secs,
-                    log_path.display()
+                    log_path.display(),
+                    quoted(&first_lines)
                 ),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = running.child.wait().ok();
                     anyhow::bail!(
-                        "companion `{name}` exited{} before it was ready (its output: `{}`)",
+                        "companion `{name}` exited{} before it was ready (its output: `{}`){}",
                         status.map(|s| format!(" ({s})")).unwrap_or_default(),
-                        log_path.display()
+                        log_path.display(),
+                        quoted(&first_lines)
                     )
                 }
             }
         }
     }
+}
+
+/// The non-blank lines of a companion's output that an error before it is ready quotes.
+const QUOTED_LINES: usize = 5;
+
+/// `lines` as the tail of an error message, one indented line each.
+fn quoted(lines: &[String]) -> String {
+    lines.iter().map(|line| format!("\n    {line}")).collect()
 }
 
 impl Drop for Running {
@@ -177,7 +193,11 @@ mod tests {
         let err = Running::start(
             "quitter",
             &spec(
-                &["sh", "-c", "echo nope; exit 3"],
+                &[
+                    "sh",
+                    "-c",
+                    "echo nope; echo; echo 'port in use' >&2; exit 3",
+                ],
                 Some("listening on "),
                 30,
             ),
@@ -189,6 +209,10 @@ mod tests {
         .to_string();
         assert!(err.contains("companion `quitter` exited"), "{err}");
         assert!(err.contains("quitter.log"), "{err}");
+        // What it printed is quoted, blank lines left out, stderr included.
+        assert!(err.contains("\n    nope"), "{err}");
+        assert!(err.contains("\n    port in use"), "{err}");
+        assert_eq!(err.lines().count(), 3, "{err}");
     }
 
     #[test]

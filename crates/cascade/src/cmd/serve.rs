@@ -43,15 +43,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
+    let listener = bind(config.listen)?;
     let runtime = api::runtime().context("start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listen on {}", config.listen))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("register the listener")?;
         tokio::select! {
             served = api::serve(config, listener) => served,
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the endpoint's address, non-blocking, ready for `tokio::net::TcpListener::from_std`.
+/// An address in use names the likely cause: another `up` or `serve` of some environment.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "; is another `cascade up` or `cascade serve` running? `--listen` takes another address"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("listen on {addr}: {e}{hint}")
+    })?;
+    listener
+        .set_nonblocking(true)
+        .context("make the listener non-blocking")?;
+    Ok(listener)
 }

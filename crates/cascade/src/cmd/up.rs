@@ -72,6 +72,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some((loaded, desired)) = deploy::load_valid(&project, &env) else {
         return Ok(ExitCode::from(1));
     };
+    // The endpoint's address first: when another `up` holds it, say so before building,
+    // starting companions or deploying anything.
+    let listener = super::serve::bind(config.listen)?;
 
     eprintln!(
         "building the functions that changed (cargo, release profile; a first build takes minutes)"
@@ -95,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = api::runtime().context("start the async runtime")?;
     let code = runtime.block_on(async move {
         tokio::select! {
-            code = run_local(&args, &root, &state_dir, config, &desired) => code,
+            code = run_local(&args, &root, &state_dir, config, listener, &desired) => code,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("interrupted; state is kept in {}", state_dir.display());
                 Ok(ExitCode::from(130))
@@ -114,6 +117,7 @@ async fn run_local(
     root: &Path,
     state_dir: &Path,
     config: api::ServeConfig,
+    listener: std::net::TcpListener,
     desired: &stacks::Desired,
 ) -> anyhow::Result<ExitCode> {
     let local = Local::open(state_dir)?;
@@ -137,9 +141,7 @@ async fn run_local(
     }
     local.sync()?;
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listen on {}", config.listen))?;
+    let listener = tokio::net::TcpListener::from_std(listener).context("register the listener")?;
     let bound = listener.local_addr().context("read the bound address")?;
     let endpoint = format!("http://{bound}");
     let services = local.services.clone();

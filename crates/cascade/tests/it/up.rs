@@ -140,6 +140,30 @@ fn a_clean_cascade_drains_and_exits_0() {
     check_queue_metrics(dir.path(), [2.0, 2.0, 2.0], [0.0, 0.0, 0.0], 0.0);
 }
 
+#[test]
+fn an_endpoint_address_in_use_stops_up_before_it_deploys_anything() {
+    let dir = project();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cascade"))
+        .args(["up", "--once", "--listen", &address])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("listen on {address}: "))
+            && err.contains("is another `cascade up` or `cascade serve` running?"),
+        "{err}"
+    );
+    assert!(!dir
+        .path()
+        .join(".cascade/dev")
+        .join(api::STORE_FILE)
+        .exists());
+}
+
 /// The words of the summary line that starts with `prefix` (after its indentation).
 fn words_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
     text.lines()
