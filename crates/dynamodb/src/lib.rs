@@ -178,11 +178,25 @@ impl DynamoDb {
     // ---- tables ----
 
     pub fn create_table(&self, input: CreateTableInput) -> Result<TableDescription, Error> {
+        self.create_table_with_stream_label(input, None)
+    }
+
+    /// CreateTable, with the stream (if the input asks for one) labelled `stream_label` rather
+    /// than with the creation time. For a deployer that resolved `Fn::GetAtt Table.StreamArn`
+    /// before the table existed: the ARN it handed to outputs, exports, policies and mappings
+    /// then names the stream that exists.
+    pub fn create_table_with_stream_label(
+        &self,
+        input: CreateTableInput,
+        stream_label: Option<&str>,
+    ) -> Result<TableDescription, Error> {
         let meta = table::validate_create(&input)?;
         self.forget_schema(&input.table_name);
         let now = self.now();
-        self.store
-            .write(move |conn| table::insert(conn, meta, now).map(|m| m.describe()))
+        let label = stream_label.map(str::to_owned);
+        self.store.write(move |conn| {
+            table::insert(conn, meta, now, label.as_deref()).map(|m| m.describe())
+        })
     }
 
     pub fn describe_table(&self, table_name: &str) -> Result<TableDescription, Error> {

@@ -545,11 +545,13 @@ pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableMeta, Err
     })
 }
 
-/// Inserts a validated table; ResourceInUseException when the name is taken.
+/// Inserts a validated table; ResourceInUseException when the name is taken. Its stream, if it
+/// has one, is labelled `stream_label`, or with the creation time as on AWS.
 pub(crate) fn insert(
     conn: &Connection,
     mut meta: TableMeta,
     now_ms: i64,
+    stream_label: Option<&str>,
 ) -> Result<TableMeta, Error> {
     let exists: Option<i64> = conn
         .prepare_cached("SELECT id FROM dynamodb_tables WHERE name = ?1")?
@@ -562,7 +564,9 @@ pub(crate) fn insert(
         )));
     }
     meta.created_ms = now_ms;
-    meta.stream_label = meta.stream.map(|_| iso_millis(now_ms));
+    meta.stream_label = meta
+        .stream
+        .map(|_| stream_label.map_or_else(|| iso_millis(now_ms), str::to_owned));
     let defs: String = meta
         .attribute_definitions
         .iter()

@@ -288,7 +288,7 @@ impl Engines {
     pub fn create_table(&self, name: &str, props: &Value) -> Result<(), String> {
         let request = table_request(name, props)?;
         self.dynamodb
-            .create_table(request)
+            .create_table_with_stream_label(request, Some(template::types::RESOLVED_STREAM_LABEL))
             .map(|_| ())
             .map_err(|e| format!("{} ({})", e, e.code()))
     }

@@ -245,6 +245,11 @@ pub fn stack_uuid(name: &str) -> String {
     )
 }
 
+/// The stream label in a table's resolved `StreamArn`. On AWS the label is the stream's creation
+/// time, known only once the table exists; the template is resolved before that, so a local
+/// deploy creates each table's stream with this label, and the resolved ARN names it.
+pub const RESOLVED_STREAM_LABEL: &str = "1970-01-01T00:00:00.000";
+
 /// `Ref` and every attribute of a resource named `name`.
 pub fn values(
     env: &Env,
@@ -275,7 +280,7 @@ pub fn values(
             ("AWS::SQS::Queue", "QueueName") | ("AWS::SNS::Topic", "TopicName") => json!(name),
             ("AWS::SQS::Queue", "QueueUrl") => json!(url),
             ("AWS::DynamoDB::Table", "StreamArn") => {
-                json!(format!("{arn}/stream/1970-01-01T00:00:00.000"))
+                json!(format!("{arn}/stream/{RESOLVED_STREAM_LABEL}"))
             }
             ("AWS::IAM::Role", "RoleId") => json!(format!("AROA{}", id_suffix(name))),
             ("AWS::IAM::ManagedPolicy", "PolicyId") => json!(format!("ANPA{}", id_suffix(name))),

@@ -83,6 +83,22 @@ fn shipped_sales_stacks_deploy_into_the_engines() {
         employee_export.value,
         "https://sqs.us-east-1.amazonaws.com/000000000000/employee-queue-dev"
     );
+    // The exported stream ARN (GetAtt StreamArn, resolved before the table existed) names the
+    // table's stream: the one DescribeTable gives and DescribeStream finds.
+    let stream_export = exports
+        .iter()
+        .find(|e| e.name == "dev-SaleTableStreamArn")
+        .expect("dev-SaleTableStreamArn exported");
+    assert_eq!(
+        sale.latest_stream_arn.as_deref(),
+        Some(stream_export.value.as_str())
+    );
+    let described = env
+        .deployer
+        .dynamodb()
+        .describe_stream(&stream_export.value)
+        .expect("the exported stream exists");
+    assert_eq!(described.table_name, "sale-dev");
     assert!(
         env.statuses()
             .iter()
