@@ -523,4 +523,31 @@ fn table_rules(s: &Stack, r: &Resource, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+    for (property, consequence) in LOCALLY_IGNORED_TABLE_PROPERTIES {
+        if p.get(property).is_some() {
+            diags.push(
+                diag(
+                    "W5005",
+                    s,
+                    r,
+                    property,
+                    format!("the local cloud does not apply {property}: {consequence}"),
+                )
+                .help("it validates and deploys to AWS as written"),
+            );
+        }
+    }
 }
+
+/// Table properties a local deploy leaves out, with what a local run then does differently.
+const LOCALLY_IGNORED_TABLE_PROPERTIES: [(&str, &str); 3] = [
+    (
+        "GlobalSecondaryIndexes",
+        "the table has no secondary index, and a Query or Scan with IndexName answers ValidationException",
+    ),
+    (
+        "LocalSecondaryIndexes",
+        "the table has no secondary index, and a Query or Scan with IndexName answers ValidationException",
+    ),
+    ("TimeToLiveSpecification", "items do not expire"),
+];

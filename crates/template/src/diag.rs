@@ -10,7 +10,7 @@
 //! | 2 intrinsics and references | E2001 unknown intrinsic, E2002 wrong argument shape, E2003 Ref names nothing (or a resource whose condition is false), E2004 GetAtt names nothing (or such a resource), E2005 GetAtt attribute the type does not have, E2006 Sub variable names nothing, E2007 FindInMap key missing, E2008 Condition names nothing, E2009 Select index out of range |
 //! | 3 parameters | E3001 no value, E3002 not in AllowedValues, E3003 AllowedPattern mismatch, E3004 length or value bounds, E3005 value for an undeclared parameter |
 //! | 4 stacks, exports and the graph | E4001 DependsOn names nothing, E4002 dependency cycle (of resources, conditions or nested templates), E4003 duplicate export name, E4004 import nothing exports, E4005 import with no dependency path to its exporter, E4006 physical name used twice |
-//! | 5 service rules | E5001 schedule expression, E5002 SQS function Timeout above queue VisibilityTimeout, E5003 maxReceiveCount below 1, E5004 key schema, E5005 queue name, E5006 table name, E5007 SAM event or property shape, W5001 environment variable names no table or queue, W5002 CodeUri path missing, W5003 resource types the local cloud does not run, W5004 unknown SAM policy template |
+//! | 5 service rules | E5001 schedule expression, E5002 SQS function Timeout above queue VisibilityTimeout, E5003 maxReceiveCount below 1, E5004 key schema, E5005 queue name, E5006 table name, E5007 SAM event or property shape, W5001 environment variable names no table or queue, W5002 CodeUri path missing, W5003 resource types the local cloud does not run, W5004 unknown SAM policy template, W5005 table properties the local cloud does not apply (secondary indexes, time to live) |
 
 use crate::node::Span;
 use std::fmt;
