@@ -199,6 +199,24 @@ impl DynamoDb {
         })
     }
 
+    /// Turns a table's stream on, off (`view` None) or to another view type; a new stream starts
+    /// empty and is labelled `stream_label` (as in [`DynamoDb::create_table_with_stream_label`])
+    /// or with the time. The same stream again changes nothing.
+    pub fn set_stream(
+        &self,
+        table_name: &str,
+        view: Option<StreamViewType>,
+        stream_label: Option<&str>,
+    ) -> Result<TableDescription, Error> {
+        let name = table_name.to_owned();
+        self.forget_schema(table_name);
+        let now = self.now();
+        let label = stream_label.map(str::to_owned);
+        self.store.write(move |conn| {
+            table::set_stream(conn, &name, view, label.as_deref(), now).map(|m| m.describe())
+        })
+    }
+
     pub fn describe_table(&self, table_name: &str) -> Result<TableDescription, Error> {
         self.store
             .read(|conn| table::load(conn, table_name).map(|m| m.describe()))

@@ -595,6 +595,35 @@ pub(crate) fn insert(
     Ok(meta)
 }
 
+/// Turns a table's stream on with `view`, off (`None`), or to another view type, as
+/// UpdateTable's StreamSpecification does. A changed stream is a new stream: it starts empty
+/// (the records of the one before are dropped) and is labelled `stream_label`, or with the time.
+/// Asking for the stream the table has changes nothing.
+pub(crate) fn set_stream(
+    conn: &Connection,
+    name: &str,
+    view: Option<StreamViewType>,
+    stream_label: Option<&str>,
+    now_ms: i64,
+) -> Result<TableMeta, Error> {
+    let mut meta = load(conn, name)?;
+    if meta.stream == view {
+        return Ok(meta);
+    }
+    conn.execute(
+        "DELETE FROM dynamodb_stream_batches WHERE table_id = ?1",
+        [meta.id],
+    )?;
+    meta.stream = view;
+    meta.stream_label =
+        view.map(|_| stream_label.map_or_else(|| iso_millis(now_ms), str::to_owned));
+    conn.execute(
+        "UPDATE dynamodb_tables SET stream_view_type = ?2, stream_label = ?3 WHERE id = ?1",
+        params![meta.id, view.map(|v| v.as_str()), meta.stream_label],
+    )?;
+    Ok(meta)
+}
+
 /// Deletes a table with its items and stream records.
 pub(crate) fn delete(conn: &Connection, name: &str) -> Result<TableMeta, Error> {
     let meta = load(conn, name)?;

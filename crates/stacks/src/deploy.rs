@@ -672,7 +672,18 @@ impl Deployer {
                 };
                 match action {
                     Action::Add => create(true),
-                    Action::Modify | Action::Remove => Ok(()),
+                    Action::Modify => {
+                        crate::engines::table_request(&name, props)?;
+                        self.step(
+                            new,
+                            Step::ModifiedTable {
+                                name: name.clone(),
+                                previous: old_properties(),
+                            },
+                            || self.engines.modify_table(&name, props),
+                        )
+                    }
+                    Action::Remove => Ok(()),
                     Action::Replace => self.replace(
                         new,
                         old_id.as_deref() == Some(name.as_str()),

@@ -41,6 +41,11 @@ pub(crate) enum Step {
         name: String,
         properties: Value,
     },
+    /// A table's stream set from its properties; undone by setting it from `previous`.
+    ModifiedTable {
+        name: String,
+        previous: Value,
+    },
 }
 
 /// Queue attributes a CloudFormation update may set, with AWS's defaults (what a property left
@@ -293,6 +298,20 @@ impl Engines {
             .map_err(|e| format!("{} ({})", e, e.code()))
     }
 
+    /// Applies what an update of a table's properties changes locally: its stream (on, off, or
+    /// another view type), labelled as [`Engines::create_table`] labels it. Other updatable
+    /// properties (billing mode, throughput) have no local effect.
+    pub fn modify_table(&self, name: &str, props: &Value) -> Result<(), String> {
+        let view = table_request(name, props)?
+            .stream_specification
+            .filter(|s| s.stream_enabled)
+            .and_then(|s| s.stream_view_type);
+        self.dynamodb
+            .set_stream(name, view, Some(template::types::RESOLVED_STREAM_LABEL))
+            .map(|_| ())
+            .map_err(|e| format!("{} ({})", e, e.code()))
+    }
+
     pub fn delete_table(&self, name: &str) -> Result<(), String> {
         match self.dynamodb.delete_table(name) {
             Ok(_) | Err(dynamodb::Error::ResourceNotFound(_)) => Ok(()),
@@ -319,6 +338,13 @@ impl Engines {
                 }
             }
             Step::CreatedTable { name } => self.delete_table(name),
+            Step::ModifiedTable { name, previous } => {
+                if self.table_exists(name)? {
+                    self.modify_table(name, previous)
+                } else {
+                    Ok(())
+                }
+            }
             Step::DeletedTable { name, properties } => {
                 if self.table_exists(name)? {
                     Ok(())

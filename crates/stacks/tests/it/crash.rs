@@ -75,15 +75,30 @@ fn recovery_alone_undoes_an_interrupted_update() {
         "VisibilityTimeout: 200",
     );
     project.edit(
+        "producer.yml",
+        "StreamViewType: NEW_IMAGE",
+        "StreamViewType: KEYS_ONLY",
+    );
+    project.edit(
         "consumer.yml",
         "QueueName: !Sub results-${Environment}",
         "QueueName: !Sub results-${Environment}\n      DelaySeconds: 5",
     );
     let target = desired(project.path(), "dev");
+    // After the queue's and the table's updates, before the consumer's.
     let stop = |done: usize| {
-        if done == 1 {
+        if done == 2 {
             panic!("stopped");
         }
+    };
+    let view = || {
+        env.deployer
+            .dynamodb()
+            .describe_table("orders-dev")
+            .expect("orders-dev")
+            .stream_specification
+            .and_then(|s| s.stream_view_type)
+            .map(|v| v.as_str())
     };
     let options = DeployOptions {
         allow_data_loss: false,
@@ -93,8 +108,10 @@ fn recovery_alone_undoes_an_interrupted_update() {
         env.deployer.deploy(&target, &options, &mut |_| {})
     }));
     assert_eq!(env.queue_attributes("jobs-dev")["VisibilityTimeout"], "200");
+    assert_eq!(view(), Some("KEYS_ONLY"));
     assert!(env.deployer.recover(&mut |_| {}).expect("recover"));
     assert_eq!(env.queue_attributes("jobs-dev")["VisibilityTimeout"], "60");
+    assert_eq!(view(), Some("NEW_IMAGE"));
     assert_eq!(env.queue_attributes("results-dev")["DelaySeconds"], "0");
     assert!(!env.deployer.recover(&mut |_| {}).expect("nothing left"));
     assert_eq!(

@@ -225,6 +225,97 @@ fn queue_attribute_change_is_modify_and_keeps_messages() {
 }
 
 #[test]
+fn a_table_stream_change_is_applied_and_keeps_the_items() {
+    let project = Project::copy("app");
+    let env = Env::new();
+    env.deploy(project.path(), "dev", false)
+        .0
+        .expect("first deploy");
+    let dynamodb = env.deployer.dynamodb();
+    let order = dynamodb::item([("order_id", dynamodb::AttributeValue::S("o-1".into()))]);
+    dynamodb
+        .put_item(dynamodb::PutItemInput {
+            table_name: "orders-dev".into(),
+            item: order,
+            ..Default::default()
+        })
+        .expect("put");
+    let view = |table: &str| {
+        let description = dynamodb.describe_table(table).expect("table");
+        let view = description
+            .stream_specification
+            .and_then(|s| s.stream_view_type)
+            .map(|v| v.as_str());
+        (view, description.latest_stream_arn, description.item_count)
+    };
+
+    // Another view type on one table, a stream where there was none on the other.
+    project.edit(
+        "producer.yml",
+        "StreamViewType: NEW_IMAGE",
+        "StreamViewType: NEW_AND_OLD_IMAGES",
+    );
+    project.edit(
+        "producer.yml",
+        "KeySchema:\n        - AttributeName: event_id\n          KeyType: HASH",
+        "KeySchema:\n        - AttributeName: event_id\n          KeyType: HASH\n      StreamSpecification:\n        StreamViewType: KEYS_ONLY",
+    );
+    let plan = env.plan(project.path(), "dev").expect("plan");
+    assert!(
+        plan.changes()
+            .filter(|c| c.type_ == "AWS::DynamoDB::Table")
+            .all(|c| c.action == Action::Modify && !c.deletes_data),
+        "{}",
+        plan.render()
+    );
+    env.deploy(project.path(), "dev", false).0.expect("update");
+    let stream = |table: &str| {
+        format!(
+            "arn:aws:dynamodb:us-east-1:000000000000:table/{table}/stream/{}",
+            template::types::RESOLVED_STREAM_LABEL
+        )
+    };
+    assert_eq!(
+        view("orders-dev"),
+        (Some("NEW_AND_OLD_IMAGES"), Some(stream("orders-dev")), 1)
+    );
+    assert_eq!(
+        view("events-dev"),
+        (Some("KEYS_ONLY"), Some(stream("events-dev")), 0)
+    );
+    // The new stream starts empty: the record of the put went with the stream before.
+    let shard = dynamodb
+        .describe_stream(&stream("orders-dev"))
+        .expect("orders stream")
+        .shards
+        .remove(0);
+    let iterator = dynamodb
+        .get_shard_iterator(dynamodb::GetShardIteratorInput {
+            stream_arn: stream("orders-dev"),
+            shard_id: shard.shard_id,
+            shard_iterator_type: dynamodb::ShardIteratorType::TrimHorizon,
+            sequence_number: None,
+        })
+        .expect("iterator");
+    let records = dynamodb
+        .get_records(dynamodb::GetRecordsInput {
+            shard_iterator: iterator,
+            limit: None,
+        })
+        .expect("records");
+    assert!(records.records.is_empty(), "{:?}", records.records);
+
+    // No stream at all.
+    project.edit(
+        "producer.yml",
+        "      StreamSpecification:\n        StreamViewType: NEW_AND_OLD_IMAGES\n",
+        "",
+    );
+    env.deploy(project.path(), "dev", false).0.expect("update");
+    assert_eq!(view("orders-dev"), (None, None, 1));
+}
+
+#[test]
 fn destroy_keeps_a_retained_table_and_deletes_the_rest() {
     let project = Project::copy("app");
     let env = Env::new();
