@@ -433,11 +433,11 @@ impl Queues {
     }
 }
 
-/// The live view: redrawn in place on a terminal, a line every ten seconds otherwise.
+/// The live view: redrawn in place on a terminal, printed when it changes otherwise ([`Printed`]).
 struct View {
     tty: bool,
-    /// When the view was last printed, off a terminal.
-    printed: std::sync::Mutex<Option<Instant>>,
+    /// Off a terminal: which views are printed.
+    printed: std::sync::Mutex<Printed>,
     /// The store readings the view shows, retaken as often as their cost allows.
     readings: std::sync::Mutex<Paced<Readings>>,
 }
@@ -446,7 +446,7 @@ impl View {
     fn new(tty: bool) -> View {
         View {
             tty,
-            printed: std::sync::Mutex::new(None),
+            printed: std::sync::Mutex::new(Printed::default()),
             readings: std::sync::Mutex::new(Paced::default()),
         }
     }
@@ -459,17 +459,47 @@ impl View {
         started: Instant,
         baseline: &StageCounts,
     ) {
-        if !self.tty {
-            let mut printed = self.printed.lock().unwrap_or_else(|e| e.into_inner());
-            if printed.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
-                return;
-            }
-            *printed = Some(Instant::now());
+        let printed = || self.printed.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.tty && !printed().due(Instant::now()) {
+            return;
         }
         let mut readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
         let readings = readings.get(|| Readings::take(queues, local, baseline));
         let text = status_text(lambda, readings, started);
+        if !self.tty && !printed().print(&text, Instant::now()) {
+            return;
+        }
         crate::console::draw_view(&text, self.tty);
+    }
+}
+
+/// Off a terminal (a log file, a CI job) the view is printed at most every
+/// [`Printed::INTERVAL`], and only when its rows changed: an idle `up` prints nothing between
+/// runs.
+#[derive(Default)]
+struct Printed {
+    /// When the last view was printed, and its rows (the view without its time line).
+    last: Option<(Instant, String)>,
+}
+
+impl Printed {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    /// Whether a view may be printed at `now`, by time alone.
+    fn due(&self, now: Instant) -> bool {
+        self.last
+            .as_ref()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= Self::INTERVAL)
+    }
+
+    /// Whether to print the view `text` at `now`; a yes is remembered as the last print.
+    fn print(&mut self, text: &str, now: Instant) -> bool {
+        let rows = text.split_once('\n').map_or("", |(_, rows)| rows);
+        if !self.due(now) || self.last.as_ref().is_some_and(|(_, last)| last == rows) {
+            return false;
+        }
+        self.last = Some((now, rows.to_owned()));
+        true
     }
 }
 
@@ -775,6 +805,26 @@ mod tests {
             )
         );
         assert_eq!(aligned(&[]), "");
+    }
+
+    #[test]
+    fn off_a_terminal_a_view_is_printed_when_its_rows_change_and_at_most_every_interval() {
+        let t0 = Instant::now();
+        let later = |secs| t0 + Duration::from_secs(secs);
+        let mut printed = Printed::default();
+        assert!(printed.print("--  1.0 s --\n  queue q  visible 3", t0));
+        assert!(!printed.due(later(9)));
+        assert!(
+            !printed.print("--  9.0 s --\n  queue q  visible 2", later(9)),
+            "too soon"
+        );
+        assert!(printed.due(later(10)));
+        assert!(
+            !printed.print("-- 10.0 s --\n  queue q  visible 3", later(10)),
+            "only the time changed"
+        );
+        assert!(printed.print("-- 11.0 s --\n  queue q  visible 0", later(11)));
+        assert!(!printed.print("-- 30.0 s --\n  queue q  visible 0", later(30)));
     }
 
     #[test]
