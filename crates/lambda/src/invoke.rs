@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -56,6 +56,8 @@ pub struct FunctionStats {
     /// The largest resident set of any of its instances seen so far (KiB; 0 when unknown),
     /// read from `/proc` when an instance is idle or shut down.
     pub peak_memory_kib: u64,
+    /// The last function error and when it ended (`errorType: errorMessage`).
+    pub last_error: Option<(Instant, String)>,
 }
 
 pub(crate) struct Function {
@@ -68,6 +70,7 @@ pub(crate) struct Function {
     errors: AtomicU64,
     throttles: AtomicU64,
     peak_memory_kib: AtomicU64,
+    last_error: Mutex<Option<(Instant, String)>>,
 }
 
 #[derive(Default)]
@@ -139,6 +142,7 @@ impl Function {
             errors: AtomicU64::new(0),
             throttles: AtomicU64::new(0),
             peak_memory_kib: AtomicU64::new(0),
+            last_error: Mutex::new(None),
         }
     }
 
@@ -155,6 +159,7 @@ impl Function {
             running: pool.running,
             warm_instances: pool.idle.len(),
             peak_memory_kib: self.peak_memory_kib.load(Ordering::Relaxed),
+            last_error: lock(&self.last_error).clone(),
         }
     }
 
@@ -368,8 +373,10 @@ impl Lambda {
         self.metric(name, "Invocations", 1.0, "Count");
         self.metric(name, "Duration", duration_ms, "Milliseconds");
         let failed = function_error.is_some();
-        if failed {
+        if let Some(e) = &function_error {
             f.errors.fetch_add(1, Ordering::Relaxed);
+            let text = format!("{}: {}", e.error_type, e.error_message.trim_end());
+            *lock(&f.last_error) = Some((Instant::now(), text));
         }
         self.metric(name, "Errors", if failed { 1.0 } else { 0.0 }, "Count");
         Ok(InvokeResult {

@@ -210,7 +210,15 @@ async fn run_local(
         record_queue_metrics(&queues, &local.services.sqs, &local.services.cloudwatch);
         let cw = local.services.cloudwatch.clone();
         let _ = store::blocking(move || cw.evaluate()).await;
-        let summary = summary(&lambda, &queues, &local, started, &baseline, drained)?;
+        let summary = summary(
+            &lambda,
+            &queues,
+            &local,
+            started,
+            &baseline,
+            drained,
+            &args.env.env,
+        )?;
         crate::console::clear_view();
         println!("{}", summary.text);
         ExitCode::from(u8::from(!summary.ok))
@@ -226,7 +234,16 @@ async fn run_local(
             let idle = is_idle().await?;
             match run_started {
                 Some(run) if idle => {
-                    let text = summary(&lambda, &queues, &local, run, &baseline, true)?.text;
+                    let text = summary(
+                        &lambda,
+                        &queues,
+                        &local,
+                        run,
+                        &baseline,
+                        true,
+                        &args.env.env,
+                    )?
+                    .text;
                     crate::console::clear_view();
                     println!("{text}");
                     baseline = stage_counts(&local, None);
@@ -740,6 +757,30 @@ fn peak_memory_text(lambda: &lambda::Lambda) -> String {
     text
 }
 
+/// A line per function whose last error ended after `since`: the error (shortened) and where to
+/// read the rest.
+fn last_errors_text(stats: &[lambda::FunctionStats], since: Instant, env: &str) -> String {
+    const LONGEST: usize = 300;
+    let mut text = String::new();
+    for s in stats {
+        let Some((at, error)) = &s.last_error else {
+            continue;
+        };
+        if *at < since {
+            continue;
+        }
+        let mut error = error.replace('\n', " ");
+        if error.chars().count() > LONGEST {
+            error = error.chars().take(LONGEST).collect::<String>() + "...";
+        }
+        text.push_str(&format!(
+            "last error of {}: {error} (all of it: `cascade logs {} --env {env}`)\n",
+            s.function, s.function
+        ));
+    }
+    text
+}
+
 fn summary(
     lambda: &lambda::Lambda,
     queues: &Queues,
@@ -747,6 +788,7 @@ fn summary(
     started: Instant,
     baseline: &StageCounts,
     drained: bool,
+    env: &str,
 ) -> anyhow::Result<Summary> {
     let mut ok = drained;
     let mut text = if drained {
@@ -769,6 +811,7 @@ fn summary(
             ));
         }
     }
+    text.push_str(&last_errors_text(&lambda.stats(), started, env));
     let alarms = local
         .services
         .cloudwatch
@@ -825,6 +868,41 @@ mod tests {
         );
         assert!(printed.print("-- 11.0 s --\n  queue q  visible 0", later(11)));
         assert!(!printed.print("-- 30.0 s --\n  queue q  visible 0", later(30)));
+    }
+
+    #[test]
+    fn the_summary_quotes_each_function_error_of_its_run_only() {
+        let t0 = Instant::now();
+        let stats = |function: &str, last_error: Option<(Instant, String)>| lambda::FunctionStats {
+            function: function.to_owned(),
+            invocations: 3,
+            errors: u64::from(last_error.is_some()),
+            throttles: 0,
+            running: 0,
+            warm_instances: 0,
+            peak_memory_kib: 0,
+            last_error,
+        };
+        let long = format!("Vendor(GaveUp {{ {} }})\nsecond line", "x".repeat(400));
+        let text = last_errors_text(
+            &[
+                stats("old-f", Some((t0, "before the run".to_owned()))),
+                stats("clean-f", None),
+                stats("failed-f", Some((t0 + Duration::from_millis(5), long))),
+            ],
+            t0 + Duration::from_millis(1),
+            "staging",
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(
+            lines[0].starts_with("last error of failed-f: Vendor(GaveUp { xxx"),
+            "{text}"
+        );
+        assert!(
+            lines[0].ends_with("... (all of it: `cascade logs failed-f --env staging`)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -141,6 +141,27 @@ fn a_clean_cascade_drains_and_exits_0() {
 }
 
 #[test]
+fn a_failed_run_quotes_the_last_function_error_of_each_function() {
+    let dir = project();
+    let (code, out, err) = up(
+        dir.path(),
+        &["--param", "Fail=true", "--param", "FailHow=fail_batch"],
+    );
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("dead letters: 1 message(s) in up-dead"),
+        "{out}"
+    );
+    let quoted = line_with(&out, "last error of up-worker: ");
+    assert!(quoted.contains("batch failed on"), "{quoted}");
+    assert!(
+        quoted.ends_with("(all of it: `cascade logs up-worker --env dev`)"),
+        "{quoted}"
+    );
+    assert!(!out.contains("last error of up-starter"), "{out}");
+}
+
+#[test]
 fn an_endpoint_address_in_use_stops_up_before_it_deploys_anything() {
     let dir = project();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
