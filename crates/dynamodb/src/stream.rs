@@ -4,7 +4,8 @@
 //! grows; one shard is enough locally and keeps the order of every key trivially). Records are
 //! written by `write.rs` in the same savepoint as their item change, numbered per table by
 //! `dynamodb_tables.next_seq`, which never goes back, so sequence numbers only increase even after
-//! old records are trimmed. They are stored packed, one `dynamodb_stream_batches` row per write
+//! old records are trimmed; it starts at the table's creation time (`SEQUENCES_PER_MS` in
+//! `table.rs`), so a table created again numbers above the one before. They are stored packed, one `dynamodb_stream_batches` row per write
 //! call (`table.rs`); a reader seeks the row holding its position by the row's last number and
 //! skips the records before it.
 //!

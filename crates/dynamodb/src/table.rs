@@ -545,6 +545,13 @@ pub(crate) fn validate_create(input: &CreateTableInput) -> Result<TableMeta, Err
     })
 }
 
+/// A table's stream counter starts at its creation time in milliseconds times this, so a table
+/// created again under the same name (whose stream may keep its ARN: the deployer labels streams
+/// as the template resolved them) numbers its records above every record of the table before,
+/// and a reader's checkpoint from the old table skips none of the new ones. It would take a
+/// million records per millisecond of the old table's life to reach the new table's start.
+const SEQUENCES_PER_MS: i64 = 1_000_000;
+
 /// Inserts a validated table; ResourceInUseException when the name is taken. Its stream, if it
 /// has one, is labelled `stream_label`, or with the creation time as on AWS.
 pub(crate) fn insert(
@@ -564,6 +571,7 @@ pub(crate) fn insert(
         )));
     }
     meta.created_ms = now_ms;
+    meta.next_seq = now_ms.max(0) * SEQUENCES_PER_MS + 1;
     meta.stream_label = meta
         .stream
         .map(|_| stream_label.map_or_else(|| iso_millis(now_ms), str::to_owned));
@@ -575,7 +583,8 @@ pub(crate) fn insert(
     conn.execute(
         "INSERT INTO dynamodb_tables (name, hash_name, hash_type, range_name, range_type, \
          attribute_definitions, billing_mode, read_capacity, write_capacity, stream_view_type, \
-         stream_label, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         stream_label, created_ms, next_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             meta.name,
             meta.hash.0,
@@ -589,6 +598,7 @@ pub(crate) fn insert(
             meta.stream.map(|s| s.as_str()),
             meta.stream_label,
             now_ms,
+            meta.next_seq,
         ],
     )?;
     meta.id = conn.last_insert_rowid();

@@ -193,6 +193,46 @@ fn record_fields_sequence_numbers_and_clock() {
 }
 
 #[test]
+fn a_table_created_again_numbers_its_records_above_the_one_before() {
+    let e = env();
+    let put = |sk: &str| {
+        e.db.put_item(PutItemInput {
+            table_name: "sale-dev".into(),
+            item: j(&format!(r#"{{"pk":{{"S":"p"}},"sk":{{"S":"{sk}"}}}}"#)),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    let last = |db: &DynamoDb| -> u128 {
+        let records = all_records(db, "sale-dev");
+        records
+            .last()
+            .expect("a record")
+            .dynamodb
+            .sequence_number
+            .parse()
+            .unwrap()
+    };
+    let stream = Some(StreamViewType::KeysOnly);
+    create(&e.db, "sale-dev", Some(ScalarType::S), stream);
+    for sk in ["a", "b", "c"] {
+        put(sk);
+    }
+    let before = last(&e.db);
+    e.db.delete_table("sale-dev").unwrap();
+    e.clock.advance_millis(1);
+    create(&e.db, "sale-dev", Some(ScalarType::S), stream);
+    put("d");
+    let records = all_records(&e.db, "sale-dev");
+    assert_eq!(
+        records.len(),
+        1,
+        "the new stream holds the new table's records only"
+    );
+    assert!(last(&e.db) > before, "{} <= {before}", last(&e.db));
+}
+
+#[test]
 fn iterators_trim_horizon_latest_at_and_after() {
     let e = env();
     create(&e.db, "str", None, Some(StreamViewType::KeysOnly));
