@@ -161,6 +161,68 @@ fn a_failed_run_quotes_the_last_function_error_of_each_function() {
     assert!(!out.contains("last error of up-starter"), "{out}");
 }
 
+/// A table with a stream whose reader's mapping names it through `GetAtt StreamArn`, resolved
+/// before the table existed.
+const STREAM_TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: up-orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: up-reader
+      CodeUri: fn/
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Policies:
+        - DynamoDBStreamReadPolicy:
+            TableName: !Ref Orders
+            StreamName: '*'
+  ReaderStream:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Reader
+      EventSourceArn: !GetAtt Orders.StreamArn
+      StartingPosition: TRIM_HORIZON
+"#;
+
+#[test]
+fn a_mapping_on_a_table_stream_named_by_getatt_reads_its_records() {
+    let dir = project();
+    std::fs::write(dir.path().join("template.yml"), STREAM_TEMPLATE).unwrap();
+    let deploy = Command::new(env!("CARGO_BIN_EXE_cascade"))
+        .arg("deploy")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(deploy.status.success(), "{deploy:?}");
+    let path = dir.path().join(".cascade/dev").join(api::STORE_FILE);
+    let store = store::Store::open(&path, store::Options::default()).unwrap();
+    let db = dynamodb::DynamoDb::new(store, Arc::new(store::SystemClock)).unwrap();
+    for id in ["o-1", "o-2"] {
+        db.put_item(dynamodb::PutItemInput {
+            table_name: "up-orders".into(),
+            item: dynamodb::item([("id", dynamodb::AttributeValue::S(id.into()))]),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    drop(db);
+    let (code, out, err) = up(dir.path(), &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    // Both records in one batch, read from the stream the mapping names.
+    let reader = line_with(&out, "function up-reader");
+    assert!(reader.contains("invocations        1"), "{reader}");
+    assert!(reader.contains("errors      0"), "{reader}");
+}
+
 #[test]
 fn an_endpoint_address_in_use_stops_up_before_it_deploys_anything() {
     let dir = project();
