@@ -43,8 +43,11 @@ impl Local {
         })
     }
 
-    /// Makes alarms, topics and roles the deployed set.
+    /// Makes alarms, topics and roles the deployed set, and the tables' streams the ones deployed.
     pub fn sync(&self) -> anyhow::Result<()> {
+        self.deployer
+            .align_streams()
+            .context("align the tables' streams with the deployed stacks")?;
         let registry = self.deployer.registry();
         let of = |t: &str| {
             registry

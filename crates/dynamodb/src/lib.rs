@@ -201,7 +201,8 @@ impl DynamoDb {
 
     /// Turns a table's stream on, off (`view` None) or to another view type; a new stream starts
     /// empty and is labelled `stream_label` (as in [`DynamoDb::create_table_with_stream_label`])
-    /// or with the time. The same stream again changes nothing.
+    /// or with the time. The same stream again changes nothing but its label, when
+    /// `stream_label` names another.
     pub fn set_stream(
         &self,
         table_name: &str,

@@ -608,7 +608,8 @@ pub(crate) fn insert(
 /// Turns a table's stream on with `view`, off (`None`), or to another view type, as
 /// UpdateTable's StreamSpecification does. A changed stream is a new stream: it starts empty
 /// (the records of the one before are dropped) and is labelled `stream_label`, or with the time.
-/// Asking for the stream the table has changes nothing.
+/// Asking for the stream the table has changes nothing, but for its label when `stream_label`
+/// names another one: the same stream, records and all, is renamed.
 pub(crate) fn set_stream(
     conn: &Connection,
     name: &str,
@@ -618,6 +619,15 @@ pub(crate) fn set_stream(
 ) -> Result<TableMeta, Error> {
     let mut meta = load(conn, name)?;
     if meta.stream == view {
+        if let Some(label) =
+            stream_label.filter(|l| view.is_some() && meta.stream_label.as_deref() != Some(l))
+        {
+            meta.stream_label = Some(label.to_owned());
+            conn.execute(
+                "UPDATE dynamodb_tables SET stream_label = ?2 WHERE id = ?1",
+                params![meta.id, label],
+            )?;
+        }
         return Ok(meta);
     }
     conn.execute(

@@ -322,6 +322,23 @@ impl Deployer {
         Ok(())
     }
 
+    /// Gives every deployed table the stream its recorded properties ask for, under the label the
+    /// template engine resolves (`RESOLVED_STREAM_LABEL`). Deploys keep them so; this brings an
+    /// environment deployed before streams were labelled so (with their creation time) in line,
+    /// renaming each stream and keeping its records. Cheap and idempotent: a few reads when all
+    /// is in line.
+    pub fn align_streams(&self) -> Result<(), StacksError> {
+        for table in self.registry.resources_of_type(TABLE)? {
+            self.engines
+                .modify_table(&table.physical_id, &table.properties)
+                .map_err(|message| StacksError::Align {
+                    resource: format!("{}/{}", table.stack, table.logical_id),
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
     /// The change set from the deployed state to `desired`, with the export rules checked.
     pub fn plan(&self, desired: &Desired) -> Result<ChangeSet, StacksError> {
         let (stacks, resources, exports, imports) =

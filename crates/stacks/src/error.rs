@@ -62,6 +62,9 @@ pub enum StacksError {
         action: &'static str,
         reason: String,
     },
+    /// A deployed resource the engines could not bring in line with its recorded properties.
+    #[error("`{resource}` could not be brought in line with its deployed properties: {message}")]
+    Align { resource: String, message: String },
 }
 
 impl From<rusqlite::Error> for StacksError {

@@ -316,6 +316,56 @@ fn a_table_stream_change_is_applied_and_keeps_the_items() {
 }
 
 #[test]
+fn streams_labelled_with_their_creation_time_are_renamed_with_their_records() {
+    let project = Project::copy("app");
+    let env = Env::new();
+    env.deploy(project.path(), "dev", false).0.expect("deploy");
+    let dynamodb = env.deployer.dynamodb();
+    // As an environment deployed before streams took the resolved label has it.
+    let view = Some(dynamodb::StreamViewType::NewImage);
+    dynamodb
+        .set_stream("orders-dev", view, Some("2026-11-01T10:00:00.000"))
+        .expect("label");
+    dynamodb
+        .put_item(dynamodb::PutItemInput {
+            table_name: "orders-dev".into(),
+            item: dynamodb::item([("order_id", dynamodb::AttributeValue::S("o-1".into()))]),
+            ..Default::default()
+        })
+        .expect("put");
+    env.deployer.align_streams().expect("align");
+    let resolved = format!(
+        "arn:aws:dynamodb:us-east-1:000000000000:table/orders-dev/stream/{}",
+        template::types::RESOLVED_STREAM_LABEL
+    );
+    let table = dynamodb.describe_table("orders-dev").expect("orders-dev");
+    assert_eq!(table.latest_stream_arn.as_deref(), Some(resolved.as_str()));
+    let shard = dynamodb
+        .describe_stream(&resolved)
+        .expect("the renamed stream")
+        .shards
+        .remove(0);
+    let iterator = dynamodb
+        .get_shard_iterator(dynamodb::GetShardIteratorInput {
+            stream_arn: resolved.clone(),
+            shard_id: shard.shard_id,
+            shard_iterator_type: dynamodb::ShardIteratorType::TrimHorizon,
+            sequence_number: None,
+        })
+        .expect("iterator");
+    let records = dynamodb
+        .get_records(dynamodb::GetRecordsInput {
+            shard_iterator: iterator,
+            limit: None,
+        })
+        .expect("records");
+    assert_eq!(records.records.len(), 1, "the record is kept");
+    // The table without a stream keeps none.
+    let events = dynamodb.describe_table("events-dev").expect("events-dev");
+    assert_eq!(events.latest_stream_arn, None);
+}
+
+#[test]
 fn destroy_keeps_a_retained_table_and_deletes_the_rest() {
     let project = Project::copy("app");
     let env = Env::new();
