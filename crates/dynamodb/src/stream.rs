@@ -5,9 +5,9 @@
 //! written by `write.rs` in the same savepoint as their item change, numbered per table by
 //! `dynamodb_tables.next_seq`, which never goes back, so sequence numbers only increase even after
 //! old records are trimmed; it starts at the table's creation time (`SEQUENCES_PER_MS` in
-//! `table.rs`), so a table created again numbers above the one before. They are stored packed, one `dynamodb_stream_batches` row per write
-//! call (`table.rs`); a reader seeks the row holding its position by the row's last number and
-//! skips the records before it.
+//! `table.rs`), so a table created again numbers above the one before. They are stored packed,
+//! one `dynamodb_stream_batches` row per write call (`table.rs`); a reader seeks the row holding
+//! its position by the row's last number and skips the records before it.
 //!
 //! A sequence number is the table's counter `n` printed as `1` followed by `n` in 20 digits: 21
 //! digits, as DynamoDB's are 21 to 40. A shard iterator is `table_id:position:issued_ms:stream_arn`,

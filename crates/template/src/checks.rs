@@ -541,13 +541,9 @@ fn table_rules(s: &Stack, r: &Resource, diags: &mut Vec<Diagnostic>) {
 
 /// Table properties a local deploy leaves out, with what a local run then does differently.
 const LOCALLY_IGNORED_TABLE_PROPERTIES: [(&str, &str); 3] = [
-    (
-        "GlobalSecondaryIndexes",
-        "the table has no secondary index, and a Query or Scan with IndexName answers ValidationException",
-    ),
-    (
-        "LocalSecondaryIndexes",
-        "the table has no secondary index, and a Query or Scan with IndexName answers ValidationException",
-    ),
+    ("GlobalSecondaryIndexes", NO_INDEX),
+    ("LocalSecondaryIndexes", NO_INDEX),
     ("TimeToLiveSpecification", "items do not expire"),
 ];
+const NO_INDEX: &str =
+    "the table has no secondary index, and a Query or Scan with IndexName answers ValidationException";
