@@ -224,6 +224,38 @@ fn queue_attribute_change_is_modify_and_keeps_messages() {
     assert_eq!(jobs.status, "UPDATE_COMPLETE");
 }
 
+/// The ARN a deployed table's stream has: the one `GetAtt StreamArn` resolves to.
+fn stream(table: &str) -> String {
+    format!(
+        "arn:aws:dynamodb:us-east-1:000000000000:table/{table}/stream/{}",
+        template::types::RESOLVED_STREAM_LABEL
+    )
+}
+
+/// Every record of the stream `arn`, oldest first.
+fn stream_records(dynamodb: &dynamodb::DynamoDb, arn: &str) -> Vec<dynamodb::StreamRecord> {
+    let shard = dynamodb
+        .describe_stream(arn)
+        .expect("the stream")
+        .shards
+        .remove(0);
+    let iterator = dynamodb
+        .get_shard_iterator(dynamodb::GetShardIteratorInput {
+            stream_arn: arn.to_owned(),
+            shard_id: shard.shard_id,
+            shard_iterator_type: dynamodb::ShardIteratorType::TrimHorizon,
+            sequence_number: None,
+        })
+        .expect("iterator");
+    dynamodb
+        .get_records(dynamodb::GetRecordsInput {
+            shard_iterator: iterator,
+            limit: None,
+        })
+        .expect("records")
+        .records
+}
+
 #[test]
 fn a_table_stream_change_is_applied_and_keeps_the_items() {
     let project = Project::copy("app");
@@ -269,12 +301,6 @@ fn a_table_stream_change_is_applied_and_keeps_the_items() {
         plan.render()
     );
     env.deploy(project.path(), "dev", false).0.expect("update");
-    let stream = |table: &str| {
-        format!(
-            "arn:aws:dynamodb:us-east-1:000000000000:table/{table}/stream/{}",
-            template::types::RESOLVED_STREAM_LABEL
-        )
-    };
     assert_eq!(
         view("orders-dev"),
         (Some("NEW_AND_OLD_IMAGES"), Some(stream("orders-dev")), 1)
@@ -284,26 +310,8 @@ fn a_table_stream_change_is_applied_and_keeps_the_items() {
         (Some("KEYS_ONLY"), Some(stream("events-dev")), 0)
     );
     // The new stream starts empty: the record of the put went with the stream before.
-    let shard = dynamodb
-        .describe_stream(&stream("orders-dev"))
-        .expect("orders stream")
-        .shards
-        .remove(0);
-    let iterator = dynamodb
-        .get_shard_iterator(dynamodb::GetShardIteratorInput {
-            stream_arn: stream("orders-dev"),
-            shard_id: shard.shard_id,
-            shard_iterator_type: dynamodb::ShardIteratorType::TrimHorizon,
-            sequence_number: None,
-        })
-        .expect("iterator");
-    let records = dynamodb
-        .get_records(dynamodb::GetRecordsInput {
-            shard_iterator: iterator,
-            limit: None,
-        })
-        .expect("records");
-    assert!(records.records.is_empty(), "{:?}", records.records);
+    let records = stream_records(dynamodb, &stream("orders-dev"));
+    assert!(records.is_empty(), "{records:?}");
 
     // No stream at all.
     project.edit(
@@ -334,32 +342,14 @@ fn streams_labelled_with_their_creation_time_are_renamed_with_their_records() {
         })
         .expect("put");
     env.deployer.align_streams().expect("align");
-    let resolved = format!(
-        "arn:aws:dynamodb:us-east-1:000000000000:table/orders-dev/stream/{}",
-        template::types::RESOLVED_STREAM_LABEL
-    );
+    let resolved = stream("orders-dev");
     let table = dynamodb.describe_table("orders-dev").expect("orders-dev");
     assert_eq!(table.latest_stream_arn.as_deref(), Some(resolved.as_str()));
-    let shard = dynamodb
-        .describe_stream(&resolved)
-        .expect("the renamed stream")
-        .shards
-        .remove(0);
-    let iterator = dynamodb
-        .get_shard_iterator(dynamodb::GetShardIteratorInput {
-            stream_arn: resolved.clone(),
-            shard_id: shard.shard_id,
-            shard_iterator_type: dynamodb::ShardIteratorType::TrimHorizon,
-            sequence_number: None,
-        })
-        .expect("iterator");
-    let records = dynamodb
-        .get_records(dynamodb::GetRecordsInput {
-            shard_iterator: iterator,
-            limit: None,
-        })
-        .expect("records");
-    assert_eq!(records.records.len(), 1, "the record is kept");
+    assert_eq!(
+        stream_records(dynamodb, &resolved).len(),
+        1,
+        "the record is kept"
+    );
     // The table without a stream keeps none.
     let events = dynamodb.describe_table("events-dev").expect("events-dev");
     assert_eq!(events.latest_stream_arn, None);
