@@ -5,7 +5,8 @@
 //! authorizer nothing is. For an issued key, [`check`] reads just enough of the request to name
 //! the IAM action (`sqs:SendMessage`; batch operations as their single form, as IAM names them)
 //! and the resources (the queue ARN from the queue URL, the table ARN, each table of a batch or
-//! transaction, the topic ARN, `*` for PutMetricData with the `cloudwatch:namespace` context key)
+//! transaction, the topic ARN, the function ARN, `*` for PutMetricData with the
+//! `cloudwatch:namespace` context key)
 //! and asks about each. PutItem, BatchWriteItem and BatchGetItem, which the server reads into the
 //! engine's input first (`dynamodb_typed`), are checked by [`check_typed`] with the tables of that
 //! input instead of a scan of the body. A denial is AWS's AccessDenied answer with AWS's message,
@@ -14,7 +15,7 @@
 //! Not precise: GetRecords names `*` (its shard iterator carries no ARN), as do the list and
 //! move-task operations.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use hyper::http::request::Parts;
 use hyper::StatusCode;
@@ -44,24 +45,8 @@ pub trait Authorizer: Send + Sync {
     }
 }
 
-/// The authorizer of a running endpoint, replaceable while it serves. Cheap to clone; clones
-/// share the slot.
-#[derive(Clone, Default)]
-pub struct AuthorizerSlot {
-    /// A `std::sync::RwLock`: held only to clone or replace the `Arc`, never during a call.
-    inner: Arc<RwLock<Option<Arc<dyn Authorizer>>>>,
-}
-
-impl AuthorizerSlot {
-    /// Sets (or with `None` removes) the authorizer consulted for issued keys.
-    pub fn set(&self, authorizer: Option<Arc<dyn Authorizer>>) {
-        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = authorizer;
-    }
-
-    pub fn get(&self) -> Option<Arc<dyn Authorizer>> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
+/// The authorizer of a running endpoint, replaceable while it serves.
+pub type AuthorizerSlot = crate::Slot<Arc<dyn Authorizer>>;
 
 /// The IAM-backed authorizer: principals are role names, looked up in [`iam::Roles`] (which
 /// `cascade up` fills from the deployed roles and may replace while serving).
@@ -372,6 +357,17 @@ pub fn requests(
             }
             .unwrap_or_else(|| "*".into());
             Ok(vec![ask(format!("sns:{operation}"), resource)])
+        }
+        Protocol::Lambda => {
+            let operation = crate::lambda_api::operation(parts)?;
+            let resource = match operation.function() {
+                Some(f) => format!(
+                    "arn:aws:lambda:{region}:{account}:function:{}",
+                    ::lambda::function_name(f)
+                ),
+                None => "*".into(),
+            };
+            Ok(vec![ask(operation.action().to_owned(), resource)])
         }
         #[allow(unreachable_patterns)]
         _ => Ok(Vec::new()),

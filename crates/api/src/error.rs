@@ -3,8 +3,8 @@
 //! Every failure of a request ends here, whether it comes from the engines (their error enums carry
 //! AWS's codes) or from the endpoint itself (a malformed body, an unknown operation, a bad
 //! signature). [`ApiError::render`] builds the HTTP response: the `__type` JSON body of AWS JSON 1.0
-//! (with the `x-amzn-query-error` header for SQS) or the XML `ErrorResponse` of the SQS query
-//! protocol.
+//! (with the `x-amzn-query-error` header for SQS), the XML `ErrorResponse` of the query
+//! protocols, or the `X-Amzn-ErrorType` header and JSON body of Lambda's REST-JSON.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -32,6 +32,8 @@ pub enum Protocol {
     SnsQuery,
     /// CloudFormation in the query protocol (credential scope `cloudformation`).
     CloudFormationQuery,
+    /// Lambda in REST-JSON (paths under `/2015-03-31/`).
+    Lambda,
 }
 
 /// One error answer. `code` is the short AWS code (`ResourceNotFoundException`,
@@ -102,7 +104,7 @@ impl ApiError {
                 "InvalidAction",
                 format!("The action `{operation}` is not valid for this endpoint"),
             ),
-            Protocol::DynamoDb | Protocol::DynamoDbStreams => ApiError::client(
+            Protocol::DynamoDb | Protocol::DynamoDbStreams | Protocol::Lambda => ApiError::client(
                 "UnknownOperationException",
                 format!("Unknown operation `{operation}`"),
             ),
@@ -137,6 +139,16 @@ impl ApiError {
             | Protocol::CloudWatchQuery
             | Protocol::SnsQuery => {
                 return crate::cloudwatch_api::render_error(self, protocol, request_id)
+            }
+            Protocol::Lambda => {
+                let body = json!({
+                    "Type": if self.sender_fault { "User" } else { "Service" },
+                    "message": self.message,
+                });
+                builder
+                    .header("content-type", "application/json")
+                    .header("x-amzn-ErrorType", self.code.as_str())
+                    .body(Full::new(Bytes::from(body.to_string())))
             }
             Protocol::SqsQuery => {
                 let body = format!(

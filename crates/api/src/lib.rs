@@ -1,4 +1,5 @@
-//! The AWS-compatible endpoint: SQS, DynamoDB and DynamoDB Streams on one HTTP/1.1 port.
+//! The AWS-compatible endpoint: SQS, DynamoDB and DynamoDB Streams, CloudWatch, SNS,
+//! CloudFormation (read) and Lambda on one HTTP/1.1 port.
 //!
 //! The endpoint only translates. It reads AWS's wire shapes (AWS JSON 1.0 by `X-Amz-Target`, the
 //! SQS query protocol by `Action`), calls the engines of the `sqs` and `dynamodb` crates with their
@@ -17,6 +18,9 @@
 //! - `dynamodb_api.rs` (DynamoDB and Streams operations) and `dynamodb_values.rs` (attribute
 //!   values, items and table descriptions as JSON); `dynamodb_typed.rs`, the fast path of
 //!   PutItem, BatchWriteItem and BatchGetItem (the body read straight into the engine's types).
+//! - `lambda_api.rs`: the Lambda API (REST-JSON under `/2015-03-31/`): ListFunctions,
+//!   GetFunction, GetFunctionConfiguration and Invoke, answered by the Lambda service in
+//!   [`Services::functions`].
 //! - [`runtime`]: the tokio configuration every process serving the endpoint runs on.
 
 mod authorize;
@@ -28,13 +32,14 @@ mod dynamodb_typed;
 mod dynamodb_values;
 mod error;
 mod identity;
+mod lambda_api;
 mod server;
 mod sns_api;
 mod sqs_api;
 mod sqs_query;
 mod wire;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use store::{Clock, Options, Store, SystemClock};
@@ -64,6 +69,44 @@ pub struct Services {
     pub stacks: ::stacks::Registry,
     /// Consulted for requests signed with issued keys; while empty they may do everything.
     pub authorizer: AuthorizerSlot,
+    /// The Lambda service the Lambda API answers from, set by a host that runs functions
+    /// (`up`, `invoke`); while empty, the Lambda API answers that functions are not running.
+    pub functions: Slot<::lambda::Lambda>,
+}
+
+/// A part of the services that its host sets once it exists (the authorizer once the roles are
+/// read, the Lambda service once it starts), replaceable while the endpoint serves. Cheap to
+/// clone; clones share the slot.
+pub struct Slot<T> {
+    /// A `std::sync::RwLock`: held only to clone or replace the value, never during a call.
+    inner: Arc<RwLock<Option<T>>>,
+}
+
+impl<T: Clone> Slot<T> {
+    /// Sets (or with `None` empties) the slot.
+    pub fn set(&self, value: Option<T>) {
+        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    pub fn get(&self) -> Option<T> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Slot<T> {
+        Slot {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Slot<T> {
+        Slot {
+            inner: Arc::new(RwLock::new(None)),
+        }
+    }
 }
 
 impl Services {
@@ -98,6 +141,7 @@ impl Services {
             sns,
             stacks,
             authorizer: AuthorizerSlot::default(),
+            functions: Slot::default(),
         })
     }
 

@@ -1,8 +1,10 @@
 //! The HTTP/1.1 listener: connections, body limits, identity, and routing to a protocol.
 //!
 //! Each connection is one task serving keep-alive requests with hyper. A request is routed by its
-//! `X-Amz-Target` header (AWS JSON 1.0: DynamoDB, DynamoDB Streams, SQS) or, without one, as an
-//! SQS query-protocol request whose `Action` is in the form body or the query string. Engine calls
+//! `X-Amz-Target` header (AWS JSON 1.0: DynamoDB, DynamoDB Streams, SQS, CloudWatch) or, without
+//! one, by its path (the Lambda API under `/2015-03-31/`), by its credential scope (CloudFormation,
+//! CloudWatch and SNS in the query protocol), or else as an SQS query-protocol request whose
+//! `Action` is in the form body or the query string. Engine calls
 //! block on SQLite, so they run on tokio's blocking pool (`blocking`); only the wait of an SQS long
 //! poll stays on the async side, where it costs no thread.
 
@@ -24,7 +26,7 @@ use tokio::net::TcpListener;
 use crate::error::{ApiError, Protocol};
 use crate::identity::{authenticate, AuthError, Identity};
 use crate::{
-    cloudformation_api, cloudwatch_api, dynamodb_api, dynamodb_typed, sns_api, sqs_api,
+    cloudformation_api, cloudwatch_api, dynamodb_api, dynamodb_typed, lambda_api, sns_api, sqs_api,
     ServeConfig, Services,
 };
 
@@ -139,6 +141,9 @@ pub async fn guard<T, E: Into<ApiError>>(
 /// The protocol and operation of a request, from its headers alone.
 fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
     let Some(target) = parts.headers.get("x-amz-target") else {
+        if let Some(routed) = lambda_api::route(parts) {
+            return Ok(routed);
+        }
         if let Some(routed) = cloudformation_api::route(parts) {
             return Ok(routed);
         }
@@ -255,6 +260,7 @@ impl App {
             Protocol::CloudFormationQuery => {
                 cloudformation_api::handle(&self, &ctx, &parts, body).await
             }
+            Protocol::Lambda => lambda_api::handle(&self, &ctx, &parts, body).await,
         };
         match result {
             Ok(response) => response,

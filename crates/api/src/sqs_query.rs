@@ -31,7 +31,8 @@ pub fn parse_params(query: Option<&str>, body: &[u8]) -> Result<Vec<(String, Str
     Ok(params)
 }
 
-fn decode(text: &[u8]) -> Result<String, ApiError> {
+/// Percent-decodes form text (`+` is a space).
+pub fn decode(text: &[u8]) -> Result<String, ApiError> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {

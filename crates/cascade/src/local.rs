@@ -107,8 +107,9 @@ impl Local {
     /// Starts the Lambda service with the deployed functions and triggers; `endpoint_url` is
     /// what functions get as `AWS_ENDPOINT_URL`. A function's `bootstrap` is read from the build
     /// folder of `project_root` for `rust-cargolambda` functions, from its `CodeUri` otherwise.
-    /// Triggers (mappings, schedules) start only `with_triggers`. Returns the service and the names of the schedule rules it runs. Must run inside a tokio
-    /// runtime.
+    /// Triggers (mappings, schedules) start only `with_triggers`. Returns the service and the
+    /// names of the schedule rules it runs; the endpoint's Lambda API answers from the service
+    /// from then on. Must run inside a tokio runtime.
     pub fn start_lambda(
         &self,
         project_root: &Path,
@@ -173,6 +174,8 @@ impl Local {
         rules.dedup();
         let service = lambda::Lambda::new(deps, lambda_config, definitions.functions)
             .context("start the functions")?;
+        // The endpoint's Lambda API answers from the running service.
+        self.services.functions.set(Some(service.clone()));
         if with_triggers {
             service
                 .start_triggers(definitions.triggers)

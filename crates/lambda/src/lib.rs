@@ -263,6 +263,11 @@ impl Lambda {
         names
     }
 
+    /// The definition of a function, by name or ARN.
+    pub fn function_spec(&self, name_or_arn: &str) -> Result<&FunctionSpec, LambdaError> {
+        Ok(&self.function(name_or_arn)?.spec)
+    }
+
     /// The ARN of a function.
     pub fn function_arn(&self, function: &str) -> String {
         let c = &self.inner.config;

@@ -275,3 +275,47 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
         "{e:?}"
     );
 }
+
+/// The Lambda API asks for `lambda:InvokeFunction` on the function's ARN (a name or an ARN in the
+/// path); without a running Lambda service, the administrator is told that functions are not
+/// running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_api_is_authorized_by_function_arn() {
+    use aws_sdk_lambda::error::ProvideErrorMetadata;
+    let server = start_with_roles().await;
+    let function = server.lambda_as("AKIDISSUED", "issued-secret");
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:work";
+    for name in ["work", arn] {
+        let e = function
+            .invoke()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            Some(denied("lambda:InvokeFunction", arn).as_str()),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), Some("AccessDeniedException"));
+    }
+    let e = function.list_functions().send().await.unwrap_err();
+    assert_eq!(
+        e.message(),
+        Some(denied("lambda:ListFunctions", "*").as_str()),
+        "{e:?}"
+    );
+    let admin = server.lambda_as("AKIDLOCAL", "secret");
+    let e = admin
+        .invoke()
+        .function_name("work")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ResourceConflictException"), "{e:?}");
+    assert!(
+        e.message()
+            .is_some_and(|m| m.contains("`cascade serve` serves the endpoint without them")),
+        "{e:?}"
+    );
+}

@@ -81,6 +81,18 @@ impl Server {
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 
+    pub fn lambda_as(&self, key: &str, secret: &str) -> aws_sdk_lambda::Client {
+        use aws_sdk_lambda::config::{Credentials, Region};
+        let config = aws_sdk_lambda::Config::builder()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .endpoint_url(self.url())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
     pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
         use aws_sdk_dynamodbstreams::config::{Credentials, Region};
         let config = aws_sdk_dynamodbstreams::Config::builder()

@@ -332,3 +332,170 @@ fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue_and_exits_1() {
     assert!(age >= 2.0, "{age}");
     check_queue_metrics(dir.path(), [1.0, 2.0, 0.0], [0.0, 0.0, 0.0], age);
 }
+
+/// `cascade up` running (no `--once`) on a copy of the test cascade; killed when dropped.
+struct Running {
+    child: std::process::Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start() -> Running {
+        use std::io::{BufRead, BufReader};
+        let dir = project();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
+            .args(["up", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!("`up` ended before its endpoint line:\n{}", seen.join("\n"))
+                })
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("endpoint ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            seen.push(line);
+        };
+        // Keep reading, so that the live view never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Running {
+            child,
+            endpoint,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(collector::http_client())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lambda_api_lists_and_invokes_the_running_functions() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{InvocationType, LogType, Runtime};
+    use base64::Engine as _;
+    let running = Running::start();
+    let lambda = lambda_client(&running.endpoint);
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:up-worker";
+
+    let listed = lambda.list_functions().send().await.unwrap();
+    let mut names: Vec<&str> = listed
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["up-starter", "up-worker"]);
+    let config = lambda
+        .get_function_configuration()
+        .function_name("up-worker")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.function_arn(), Some(arn));
+    assert_eq!(config.runtime(), Some(&Runtime::Providedal2023));
+    assert_eq!(
+        (config.timeout(), config.memory_size()),
+        (Some(1), Some(128))
+    );
+    assert!(config.code_size() > 0, "{config:?}");
+
+    // Synchronous, with the log tail: the function's answer and its log lines.
+    let event = r#"{"print":"hello from the test"}"#;
+    let echoed = lambda
+        .invoke()
+        .function_name("up-worker")
+        .payload(Blob::new(event))
+        .log_type(LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.status_code(), 200);
+    assert_eq!(echoed.function_error(), None);
+    assert_eq!(echoed.executed_version(), Some("$LATEST"));
+    let payload: serde_json::Value =
+        serde_json::from_slice(echoed.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload, serde_json::json!({"print": "hello from the test"}));
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(echoed.log_result().unwrap())
+        .unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    assert!(
+        tail.starts_with("START RequestId: ")
+            && tail.contains("hello from the test\n")
+            && tail.contains("REPORT RequestId: "),
+        "{tail}"
+    );
+
+    // A function error is a successful call that says so.
+    let failed = lambda
+        .invoke()
+        .function_name(arn)
+        .payload(Blob::new(r#"{"fail":"on purpose"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.function_error(), Some("Unhandled"));
+    let error = String::from_utf8_lossy(failed.payload().unwrap().as_ref()).into_owned();
+    assert!(error.contains("on purpose"), "{error}");
+
+    let queued = lambda
+        .invoke()
+        .function_name("up-worker")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status_code(), 202);
+
+    let missing = lambda
+        .invoke()
+        .function_name("up-nope")
+        .send()
+        .await
+        .unwrap_err();
+    let missing = missing.into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+    assert_eq!(
+        missing.meta().message(),
+        Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:up-nope")
+    );
+    let not_json = lambda
+        .invoke()
+        .function_name("up-worker")
+        .payload(Blob::new("not json"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        not_json.is_invalid_request_content_exception(),
+        "{not_json:?}"
+    );
+}
