@@ -369,6 +369,16 @@ pub fn requests(
             };
             Ok(vec![ask(operation.action().to_owned(), resource)])
         }
+        Protocol::Logs => {
+            let request: Value = serde_json::from_slice(body).unwrap_or_default();
+            let resource = text(&request, "logGroupName")
+                .map(|g| format!("arn:aws:logs:{region}:{account}:log-group:{g}:*"))
+                .unwrap_or_else(|| "*".into());
+            Ok(vec![ask(
+                format!("logs:{}", operation.unwrap_or_default()),
+                resource,
+            )])
+        }
         #[allow(unreachable_patterns)]
         _ => Ok(Vec::new()),
     }

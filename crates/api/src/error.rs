@@ -34,6 +34,8 @@ pub enum Protocol {
     CloudFormationQuery,
     /// Lambda in REST-JSON (paths under `/2015-03-31/`).
     Lambda,
+    /// CloudWatch Logs in AWS JSON 1.1 (`X-Amz-Target: Logs_20140328.*`).
+    Logs,
 }
 
 /// One error answer. `code` is the short AWS code (`ResourceNotFoundException`,
@@ -104,10 +106,12 @@ impl ApiError {
                 "InvalidAction",
                 format!("The action `{operation}` is not valid for this endpoint"),
             ),
-            Protocol::DynamoDb | Protocol::DynamoDbStreams | Protocol::Lambda => ApiError::client(
-                "UnknownOperationException",
-                format!("Unknown operation `{operation}`"),
-            ),
+            Protocol::DynamoDb | Protocol::DynamoDbStreams | Protocol::Lambda | Protocol::Logs => {
+                ApiError::client(
+                    "UnknownOperationException",
+                    format!("Unknown operation `{operation}`"),
+                )
+            }
             Protocol::CloudWatchJson
             | Protocol::CloudWatchCbor
             | Protocol::CloudWatchQuery
@@ -148,6 +152,12 @@ impl ApiError {
                 builder
                     .header("content-type", "application/json")
                     .header("x-amzn-ErrorType", self.code.as_str())
+                    .body(Full::new(Bytes::from(body.to_string())))
+            }
+            Protocol::Logs => {
+                let body = json!({ "__type": self.code, "message": self.message });
+                builder
+                    .header("content-type", "application/x-amz-json-1.1")
                     .body(Full::new(Bytes::from(body.to_string())))
             }
             Protocol::SqsQuery => {

@@ -1,5 +1,5 @@
-//! The AWS-compatible endpoint: SQS, DynamoDB and DynamoDB Streams, CloudWatch, SNS,
-//! CloudFormation (read) and Lambda on one HTTP/1.1 port.
+//! The AWS-compatible endpoint: SQS, DynamoDB and DynamoDB Streams, CloudWatch and CloudWatch Logs,
+//! SNS, CloudFormation (read) and Lambda on one HTTP/1.1 port.
 //!
 //! The endpoint only translates. It reads AWS's wire shapes (AWS JSON 1.0 by `X-Amz-Target`, the
 //! SQS query protocol by `Action`), calls the engines of the `sqs` and `dynamodb` crates with their
@@ -21,6 +21,8 @@
 //! - `lambda_api.rs`: the Lambda API (REST-JSON under `/2015-03-31/`): ListFunctions,
 //!   GetFunction, GetFunctionConfiguration and Invoke, answered by the Lambda service in
 //!   [`Services::functions`].
+//! - `logs_api.rs`: CloudWatch Logs, read side (AWS JSON 1.1): the functions' log groups and
+//!   streams, GetLogEvents and FilterLogEvents, read from the store.
 //! - [`runtime`]: the tokio configuration every process serving the endpoint runs on.
 
 mod authorize;
@@ -33,6 +35,7 @@ mod dynamodb_values;
 mod error;
 mod identity;
 mod lambda_api;
+mod logs_api;
 mod server;
 mod sns_api;
 mod sqs_api;

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 listener: connections, body limits, identity, and routing to a protocol.
 //!
 //! Each connection is one task serving keep-alive requests with hyper. A request is routed by its
-//! `X-Amz-Target` header (AWS JSON 1.0: DynamoDB, DynamoDB Streams, SQS, CloudWatch) or, without
+//! `X-Amz-Target` header (AWS JSON: DynamoDB, DynamoDB Streams, SQS, CloudWatch, CloudWatch Logs) or, without
 //! one, by its path (the Lambda API under `/2015-03-31/`), by its credential scope (CloudFormation,
 //! CloudWatch and SNS in the query protocol), or else as an SQS query-protocol request whose
 //! `Action` is in the form body or the query string. Engine calls
@@ -26,8 +26,8 @@ use tokio::net::TcpListener;
 use crate::error::{ApiError, Protocol};
 use crate::identity::{authenticate, AuthError, Identity};
 use crate::{
-    cloudformation_api, cloudwatch_api, dynamodb_api, dynamodb_typed, lambda_api, sns_api, sqs_api,
-    ServeConfig, Services,
+    cloudformation_api, cloudwatch_api, dynamodb_api, dynamodb_typed, lambda_api, logs_api,
+    sns_api, sqs_api, ServeConfig, Services,
 };
 
 /// What every request handler sees.
@@ -161,6 +161,7 @@ fn route(parts: &Parts) -> Result<(Protocol, Option<String>), ApiError> {
         "DynamoDBStreams_20120810" => Protocol::DynamoDbStreams,
         "AmazonSQS" => Protocol::SqsJson,
         "GraniteServiceVersion20100801" => Protocol::CloudWatchJson,
+        "Logs_20140328" => Protocol::Logs,
         _ => {
             return Err(ApiError::unknown_operation(Protocol::DynamoDb, target));
         }
@@ -261,6 +262,9 @@ impl App {
                 cloudformation_api::handle(&self, &ctx, &parts, body).await
             }
             Protocol::Lambda => lambda_api::handle(&self, &ctx, &parts, body).await,
+            Protocol::Logs => {
+                logs_api::handle(&self, &ctx, operation.unwrap_or_default(), body).await
+            }
         };
         match result {
             Ok(response) => response,

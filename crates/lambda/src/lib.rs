@@ -50,7 +50,7 @@ use tokio::task::JoinHandle;
 
 pub use error::{LambdaError, SpecError};
 pub use invoke::{FunctionError, FunctionStats, InvokeResult};
-pub use logs::LogEvent;
+pub use logs::{LogEvent, LogQuery, LogStreamSummary};
 pub use schedule::next_fire;
 pub use spec::{
     definitions, function_name, AsyncConfig, CfnResource, Definitions, FunctionSpec, MappingSpec,
@@ -331,6 +331,11 @@ impl Lambda {
         self.inner.logs.flush();
     }
 
+    /// Commits the log events written so far, so that readers of the store see them.
+    pub fn flush_logs(&self) {
+        self.inner.logs.flush();
+    }
+
     /// Log events of `function` at or after `since_ms` (clock ms), oldest first.
     pub fn logs(&self, function: &str, since_ms: i64) -> Result<Vec<LogEvent>, LambdaError> {
         self.inner.logs.flush();
@@ -463,6 +468,25 @@ pub fn read_logs(
 ) -> Result<Vec<LogEvent>, LambdaError> {
     store.migrate("lambda", schema::MIGRATIONS)?;
     logs::after(store, function, after_id, limit)
+}
+
+/// The functions that have log events in `store`, each with the time of its first event and the
+/// bytes of its messages, by name: their CloudWatch Logs groups.
+pub fn log_groups(store: &Store) -> Result<Vec<(String, i64, i64)>, LambdaError> {
+    store.migrate("lambda", schema::MIGRATIONS)?;
+    logs::groups(store)
+}
+
+/// The log streams (one per instance) of `function` in `store`, by name.
+pub fn log_streams(store: &Store, function: &str) -> Result<Vec<LogStreamSummary>, LambdaError> {
+    store.migrate("lambda", schema::MIGRATIONS)?;
+    logs::streams(store, function)
+}
+
+/// The log events of `store` that `query` selects.
+pub fn query_logs(store: &Store, query: &LogQuery) -> Result<Vec<LogEvent>, LambdaError> {
+    store.migrate("lambda", schema::MIGRATIONS)?;
+    logs::query(store, query)
 }
 
 /// Runs blocking store work without stalling the runtime's other tasks ([`store::blocking`]).

@@ -169,3 +169,132 @@ pub(crate) fn after(
             .map_err(store::StoreError::from)
     })?)
 }
+
+/// Which events [`query`] reads: the events of one function, optionally of some of its streams,
+/// in a time range, holding every term, after or before an event id, in id order (backwards
+/// from the newest when `newest_first`).
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub function: String,
+    /// Empty: every stream.
+    pub streams: Vec<String>,
+    /// Epoch ms, inclusive.
+    pub start_ms: Option<i64>,
+    /// Epoch ms, exclusive.
+    pub end_ms: Option<i64>,
+    /// Text each event must contain (case-sensitive), as CloudWatch Logs' term patterns.
+    pub terms: Vec<String>,
+    /// Only events after this id (forward) or before it (`newest_first`).
+    pub from_id: Option<i64>,
+    pub newest_first: bool,
+    pub limit: usize,
+}
+
+/// One stream of a function's log group: an instance, as on AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStreamSummary {
+    pub name: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub stored_bytes: i64,
+}
+
+/// The functions that have log events, with the time of their first event and the bytes of
+/// their messages, by name.
+pub(crate) fn groups(store: &Store) -> Result<Vec<(String, i64, i64)>, LambdaError> {
+    Ok(store.read(|conn| {
+        conn.prepare(
+            "SELECT function, min(timestamp_ms), sum(length(message)) FROM lambda_logs
+             GROUP BY function ORDER BY function",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store::StoreError::from)
+    })?)
+}
+
+/// The log streams of `function`, by name.
+pub(crate) fn streams(store: &Store, function: &str) -> Result<Vec<LogStreamSummary>, LambdaError> {
+    Ok(store.read(|conn| {
+        conn.prepare(
+            "SELECT log_stream, min(timestamp_ms), max(timestamp_ms), sum(length(message))
+             FROM lambda_logs WHERE function = ?1 GROUP BY log_stream ORDER BY log_stream",
+        )?
+        .query_map([function], |r| {
+            Ok(LogStreamSummary {
+                name: r.get(0)?,
+                first_ms: r.get(1)?,
+                last_ms: r.get(2)?,
+                stored_bytes: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store::StoreError::from)
+    })?)
+}
+
+/// The events `q` selects, in id order (newest first when `q.newest_first`).
+pub(crate) fn query(store: &Store, q: &LogQuery) -> Result<Vec<LogEvent>, LambdaError> {
+    use store::rusqlite::types::Value;
+    /// Appends `clause` with its `?` numbered as the next argument, `value`.
+    fn and(sql: &mut String, args: &mut Vec<Value>, clause: &str, value: Value) {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM lambda_logs WHERE function = ?1");
+    let mut args = vec![Value::Text(q.function.clone())];
+    if !q.streams.is_empty() {
+        let first = args.len() + 1;
+        let list: Vec<String> = (first..first + q.streams.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        sql.push_str(&format!(" AND log_stream IN ({})", list.join(", ")));
+        args.extend(q.streams.iter().cloned().map(Value::Text));
+    }
+    if let Some(start) = q.start_ms {
+        and(
+            &mut sql,
+            &mut args,
+            " AND timestamp_ms >= ?",
+            Value::Integer(start),
+        );
+    }
+    if let Some(end) = q.end_ms {
+        and(
+            &mut sql,
+            &mut args,
+            " AND timestamp_ms < ?",
+            Value::Integer(end),
+        );
+    }
+    for term in &q.terms {
+        and(
+            &mut sql,
+            &mut args,
+            " AND instr(message, ?) > 0",
+            Value::Text(term.clone()),
+        );
+    }
+    if let Some(id) = q.from_id {
+        let clause = if q.newest_first {
+            " AND id < ?"
+        } else {
+            " AND id > ?"
+        };
+        and(&mut sql, &mut args, clause, Value::Integer(id));
+    }
+    let order = if q.newest_first { "DESC" } else { "ASC" };
+    let limit = Value::Integer(q.limit as i64);
+    and(
+        &mut sql,
+        &mut args,
+        &format!(" ORDER BY id {order} LIMIT ?"),
+        limit,
+    );
+    Ok(store.read(|conn| {
+        conn.prepare(&sql)?
+            .query_map(store::rusqlite::params_from_iter(args.iter()), row)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store::StoreError::from)
+    })?)
+}

@@ -382,6 +382,18 @@ impl Drop for Running {
     }
 }
 
+fn logs_client(endpoint: &str) -> aws_sdk_cloudwatchlogs::Client {
+    use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(collector::http_client())
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+}
+
 fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
     use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
     let config = aws_sdk_lambda::Config::builder()
@@ -498,4 +510,100 @@ async fn the_lambda_api_lists_and_invokes_the_running_functions() {
         not_json.is_invalid_request_content_exception(),
         "{not_json:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_functions_logs_are_read_through_cloudwatch_logs() {
+    use aws_sdk_lambda::primitives::Blob;
+    let running = Running::start();
+    let marker = format!("marker-{}", std::process::id());
+    let invoked = lambda_client(&running.endpoint)
+        .invoke()
+        .function_name("up-worker")
+        .payload(Blob::new(format!(r#"{{"print":"{marker}"}}"#)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoked.function_error(), None);
+    let logs = logs_client(&running.endpoint);
+    let group = "/aws/lambda/up-worker";
+
+    let groups = logs.describe_log_groups().send().await.unwrap();
+    let names: Vec<&str> = groups
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name())
+        .collect();
+    assert!(names.contains(&group), "{names:?}");
+
+    // The marker is in exactly one event, in the stream of the instance that ran.
+    let found = logs
+        .filter_log_events()
+        .log_group_name(group)
+        .filter_pattern(&marker)
+        .send()
+        .await
+        .unwrap();
+    let [event] = found.events() else {
+        panic!("not one event: {:?}", found.events());
+    };
+    assert_eq!(event.message(), Some(marker.as_str()));
+    let stream = event.log_stream_name().unwrap();
+    assert!(stream.contains("/[$LATEST]"), "{stream}");
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        streams
+            .log_streams()
+            .iter()
+            .any(|s| s.log_stream_name() == Some(stream)),
+        "{streams:?}"
+    );
+
+    // The stream from its head: the invocation's lines in order; then the token stays put.
+    let read = logs
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    let messages: Vec<&str> = read.events().iter().filter_map(|e| e.message()).collect();
+    let at = |prefix: &str| {
+        messages
+            .iter()
+            .position(|m| m.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {messages:?}"))
+    };
+    assert!(at("START RequestId: ") < at(&marker), "{messages:?}");
+    assert!(at(&marker) < at("END RequestId: "), "{messages:?}");
+    assert!(
+        at("END RequestId: ") < at("REPORT RequestId: "),
+        "{messages:?}"
+    );
+    let token = read.next_forward_token().unwrap();
+    let again = logs
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(again.events().is_empty(), "{again:?}");
+    assert_eq!(again.next_forward_token(), Some(token));
+
+    let missing = logs
+        .describe_log_streams()
+        .log_group_name("/aws/lambda/up-nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
 }
