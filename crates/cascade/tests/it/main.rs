@@ -2,6 +2,21 @@
 //! with source lines and carets, and the graph formats; `deploy` the local stacks, `up` a small
 //! cascade of the test function, `sales` the shipped sales pipeline end to end.
 
+/// A client of the AWS SDK crate `$sdk` for the local endpoint at `$endpoint` (any key works).
+macro_rules! local_client {
+    ($sdk:ident, $endpoint:expr) => {{
+        use $sdk::config::{BehaviorVersion, Credentials, Region};
+        let config = $sdk::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
+            .endpoint_url($endpoint)
+            .http_client(collector::http_client())
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
 mod deploy;
 #[path = "../../../collector/tests/it/expected.rs"]
 mod expected;

@@ -71,20 +71,7 @@ async fn finish(child: Child) -> (i32, String, String) {
 
 /// A DynamoDB client of the local endpoint at `endpoint`.
 fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "AKIDLOCAL",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(endpoint)
-        .http_client(collector::http_client())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    local_client!(aws_sdk_dynamodb, endpoint)
 }
 
 /// `cascade serve` on the state a run left; killed when dropped.

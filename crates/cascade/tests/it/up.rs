@@ -382,37 +382,13 @@ impl Drop for Running {
     }
 }
 
-fn logs_client(endpoint: &str) -> aws_sdk_cloudwatchlogs::Client {
-    use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_cloudwatchlogs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(endpoint)
-        .http_client(collector::http_client())
-        .build();
-    aws_sdk_cloudwatchlogs::Client::from_conf(config)
-}
-
-fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
-    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(endpoint)
-        .http_client(collector::http_client())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lambda_api_lists_and_invokes_the_running_functions() {
     use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{InvocationType, LogType, Runtime};
     use base64::Engine as _;
     let running = Running::start();
-    let lambda = lambda_client(&running.endpoint);
+    let lambda = local_client!(aws_sdk_lambda, &running.endpoint);
     let arn = "arn:aws:lambda:us-east-1:000000000000:function:up-worker";
 
     let listed = lambda.list_functions().send().await.unwrap();
@@ -517,7 +493,7 @@ async fn the_functions_logs_are_read_through_cloudwatch_logs() {
     use aws_sdk_lambda::primitives::Blob;
     let running = Running::start();
     let marker = format!("marker-{}", std::process::id());
-    let invoked = lambda_client(&running.endpoint)
+    let invoked = local_client!(aws_sdk_lambda, &running.endpoint)
         .invoke()
         .function_name("up-worker")
         .payload(Blob::new(format!(r#"{{"print":"{marker}"}}"#)))
@@ -525,7 +501,7 @@ async fn the_functions_logs_are_read_through_cloudwatch_logs() {
         .await
         .unwrap();
     assert_eq!(invoked.function_error(), None);
-    let logs = logs_client(&running.endpoint);
+    let logs = local_client!(aws_sdk_cloudwatchlogs, &running.endpoint);
     let group = "/aws/lambda/up-worker";
 
     let groups = logs.describe_log_groups().send().await.unwrap();
