@@ -251,13 +251,14 @@ fn get_log_events(store: &store::Store, request: &Value) -> Result<Value, ApiErr
     if newest_first {
         events.reverse();
     }
-    // At either end, a token stays where it was, which is how a reader knows it is done.
-    let (first, last) = match (events.first(), events.last()) {
-        (Some(first), Some(last)) => (first.id, last.id),
-        _ => {
-            let at = from_id.unwrap_or(if newest_first { i64::MAX } else { 0 });
-            (at, at)
-        }
+    // At the end, a token stays where it was, which is how a reader knows it is done; an empty
+    // backward read leaves the forward token just before where it stopped, so that a reader
+    // going forward from there sees the events written later.
+    let (first, last) = match (events.first(), events.last(), from_id) {
+        (Some(first), Some(last), _) => (first.id, last.id),
+        (_, _, Some(id)) if newest_first => (id, id - 1),
+        (_, _, Some(id)) => (id, id),
+        (_, _, None) => (0, 0),
     };
     let events: Vec<Value> = events
         .iter()
