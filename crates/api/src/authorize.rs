@@ -360,14 +360,10 @@ pub fn requests(
         }
         Protocol::Lambda => {
             let operation = crate::lambda_api::operation(parts)?;
-            let resource = match operation.function() {
-                Some(f) => format!(
-                    "arn:aws:lambda:{region}:{account}:function:{}",
-                    ::lambda::function_name(f)
-                ),
-                None => "*".into(),
-            };
-            Ok(vec![ask(operation.action().to_owned(), resource)])
+            Ok(vec![ask(
+                operation.action().to_owned(),
+                operation.resource(region, account),
+            )])
         }
         Protocol::Logs => {
             let request: Value = serde_json::from_slice(body).unwrap_or_default();

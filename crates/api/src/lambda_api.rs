@@ -1,12 +1,13 @@
 //! The Lambda API in its REST-JSON protocol (version 2015-03-31): ListFunctions, GetFunction,
 //! GetFunctionConfiguration and Invoke (`X-Amz-Invocation-Type` RequestResponse, Event or DryRun;
 //! the log tail with `X-Amz-Log-Type: Tail`), answered by the Lambda service of
-//! [`Services::functions`](crate::Services::functions). Requests are routed here by their path
-//! (`/2015-03-31/...`); an error carries its code in `X-Amzn-ErrorType` and its message in the
-//! JSON body, as AWS answers.
+//! [`Services::functions`](crate::Services::functions); ListEventSourceMappings and
+//! GetEventSourceMapping, answered from the deployed stacks (a mapping's `UUID` is its physical
+//! id, what `Ref` gives). Requests are routed here by their path (`/2015-03-31/...`); an error
+//! carries its code in `X-Amzn-ErrorType` and its message in the JSON body, as AWS answers.
 //!
 //! A host that serves the endpoint without running functions (`cascade serve`) leaves the slot
-//! empty, and every operation answers ResourceConflictException saying so.
+//! empty, and the function operations answer ResourceConflictException saying so.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use hyper::{Method, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::error::{ApiError, Protocol};
-use crate::server::{App, RequestCtx};
+use crate::server::{blocking, App, RequestCtx};
 use ::lambda::{FunctionSpec, Lambda, LambdaError};
 
 const PREFIX: &str = "/2015-03-31/";
@@ -32,6 +33,8 @@ pub enum Operation {
     GetFunction(String),
     GetFunctionConfiguration(String),
     Invoke(String),
+    ListEventSourceMappings,
+    GetEventSourceMapping(String),
 }
 
 impl Operation {
@@ -42,16 +45,24 @@ impl Operation {
             Operation::GetFunction(_) => "lambda:GetFunction",
             Operation::GetFunctionConfiguration(_) => "lambda:GetFunctionConfiguration",
             Operation::Invoke(_) => "lambda:InvokeFunction",
+            Operation::ListEventSourceMappings => "lambda:ListEventSourceMappings",
+            Operation::GetEventSourceMapping(_) => "lambda:GetEventSourceMapping",
         }
     }
 
-    /// The function the operation names (a name or an ARN), if any.
-    pub fn function(&self) -> Option<&str> {
+    /// The ARN of the resource the operation names, or `*`.
+    pub fn resource(&self, region: &str, account: &str) -> String {
         match self {
-            Operation::ListFunctions => None,
+            Operation::ListFunctions | Operation::ListEventSourceMappings => "*".into(),
             Operation::GetFunction(f)
             | Operation::GetFunctionConfiguration(f)
-            | Operation::Invoke(f) => Some(f),
+            | Operation::Invoke(f) => format!(
+                "arn:aws:lambda:{region}:{account}:function:{}",
+                ::lambda::function_name(f)
+            ),
+            Operation::GetEventSourceMapping(uuid) => {
+                format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}")
+            }
         }
     }
 }
@@ -78,6 +89,10 @@ pub fn operation(parts: &Parts) -> Result<Operation, ApiError> {
             Ok(Operation::GetFunctionConfiguration(name(f)?))
         }
         (&Method::POST, ["functions", f, "invocations"]) => Ok(Operation::Invoke(name(f)?)),
+        (&Method::GET, ["event-source-mappings"]) => Ok(Operation::ListEventSourceMappings),
+        (&Method::GET, ["event-source-mappings", uuid]) => {
+            Ok(Operation::GetEventSourceMapping(name(uuid)?))
+        }
         _ => Err(ApiError::unknown_operation(
             Protocol::Lambda,
             &format!("{} {path}", parts.method),
@@ -112,6 +127,52 @@ pub async fn handle(
     body: Bytes,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let operation = operation(parts)?;
+    let params = crate::sqs_query::parse_params(parts.uri.query(), b"")?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    match operation {
+        Operation::ListEventSourceMappings => {
+            let function = param("FunctionName").map(|f| ::lambda::function_name(&f));
+            let source = param("EventSourceArn");
+            let listed = event_source_mappings(app).await?;
+            let listed: Vec<Value> = listed
+                .into_iter()
+                .filter(|m| {
+                    function.as_ref().is_none_or(|f| {
+                        m["FunctionArn"]
+                            .as_str()
+                            .is_some_and(|arn| arn.ends_with(&format!(":function:{f}")))
+                    }) && source
+                        .as_ref()
+                        .is_none_or(|s| m["EventSourceArn"] == s.as_str())
+                })
+                .collect();
+            return Ok(answer(
+                StatusCode::OK,
+                json!({ "EventSourceMappings": listed }),
+                ctx,
+            ));
+        }
+        Operation::GetEventSourceMapping(uuid) => {
+            let found = event_source_mappings(app)
+                .await?
+                .into_iter()
+                .find(|m| m["UUID"] == uuid.as_str())
+                .ok_or_else(|| {
+                    ApiError::client(
+                        "ResourceNotFoundException",
+                        "The resource you requested does not exist.",
+                    )
+                    .with_status(StatusCode::NOT_FOUND)
+                })?;
+            return Ok(answer(StatusCode::OK, found, ctx));
+        }
+        _ => {}
+    }
     let lambda = app.services.functions.get().ok_or_else(|| {
         ApiError::client(
             "ResourceConflictException",
@@ -119,11 +180,8 @@ pub async fn handle(
         )
         .with_status(StatusCode::CONFLICT)
     })?;
-    let params = crate::sqs_query::parse_params(parts.uri.query(), b"")?;
-    let qualifier = params
-        .iter()
-        .find(|(k, _)| k == "Qualifier")
-        .map(|(_, v)| v.as_str());
+    let qualifier = param("Qualifier");
+    let qualifier = qualifier.as_deref();
     match operation {
         Operation::ListFunctions => {
             let functions: Vec<Value> = lambda
@@ -159,7 +217,69 @@ pub async fn handle(
             Ok(answer(StatusCode::OK, configuration(&lambda, spec), ctx))
         }
         Operation::Invoke(name) => invoke(&lambda, ctx, parts, &name, qualifier, body).await,
+        Operation::ListEventSourceMappings | Operation::GetEventSourceMapping(_) => {
+            unreachable!("answered above")
+        }
     }
+}
+
+/// The deployed event source mappings as the API shows them, in the registry's order.
+async fn event_source_mappings(app: &App) -> Result<Vec<Value>, ApiError> {
+    let registry = app.services.stacks.clone();
+    let config = app.services.sqs.config();
+    let (region, account) = (config.region.clone(), config.account_id.clone());
+    blocking(move || {
+        let deployed = registry.resources_of_type("AWS::Lambda::EventSourceMapping")?;
+        Ok(deployed
+            .iter()
+            .filter_map(|r| {
+                let spec = ::lambda::MappingSpec::from_cfn(&r.logical_id, &r.properties)
+                    .map_err(|e| tracing::warn!(error = %e, "a deployed mapping does not read"))
+                    .ok()?;
+                Some(mapping(&spec, &r.physical_id, &region, &account))
+            })
+            .collect())
+    })
+    .await
+}
+
+/// One mapping in the shape of GetEventSourceMapping.
+fn mapping(spec: &::lambda::MappingSpec, uuid: &str, region: &str, account: &str) -> Value {
+    use ::lambda::{MappingSpec, StartingPosition};
+    let function_arn = |f: &str| format!("arn:aws:lambda:{region}:{account}:function:{f}");
+    let state = |enabled: bool| if enabled { "Enabled" } else { "Disabled" };
+    let mut m = match spec {
+        MappingSpec::Sqs(s) => {
+            let mut m = json!({
+                "EventSourceArn": s.queue_arn,
+                "FunctionArn": function_arn(&s.function),
+                "BatchSize": s.batch_size,
+                "MaximumBatchingWindowInSeconds": s.maximum_batching_window_s,
+                "State": state(s.enabled),
+                "FunctionResponseTypes": if s.report_batch_item_failures { json!(["ReportBatchItemFailures"]) } else { json!([]) },
+            });
+            if let Some(max) = s.maximum_concurrency {
+                m["ScalingConfig"] = json!({ "MaximumConcurrency": max });
+            }
+            m
+        }
+        MappingSpec::Stream(s) => json!({
+            "EventSourceArn": s.stream_arn,
+            "FunctionArn": function_arn(&s.function),
+            "BatchSize": s.batch_size,
+            "StartingPosition": match s.starting_position {
+                StartingPosition::TrimHorizon => "TRIM_HORIZON",
+                StartingPosition::Latest => "LATEST",
+            },
+            "MaximumRetryAttempts": s.maximum_retry_attempts,
+            "State": state(s.enabled),
+        }),
+    };
+    m["UUID"] = uuid.into();
+    m["EventSourceMappingArn"] =
+        format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}").into();
+    m["StateTransitionReason"] = "USER_INITIATED".into();
+    m
 }
 
 /// The function `name` (a name or an ARN) at `qualifier`, which must be `$LATEST` if given.

@@ -474,6 +474,45 @@ async fn the_lambda_api_lists_and_invokes_the_running_functions() {
         missing.meta().message(),
         Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:up-nope")
     );
+    // The SQS mapping of the worker, as deployed, and by its UUID.
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("up-worker")
+        .send()
+        .await
+        .unwrap();
+    let [mapping] = mappings.event_source_mappings() else {
+        panic!("not one mapping: {mappings:?}");
+    };
+    assert_eq!(
+        mapping.event_source_arn(),
+        Some("arn:aws:sqs:us-east-1:000000000000:up-work")
+    );
+    assert_eq!(mapping.function_arn(), Some(arn));
+    assert_eq!(
+        (mapping.batch_size(), mapping.state()),
+        (Some(10), Some("Enabled"))
+    );
+    assert_eq!(
+        mapping.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let uuid = mapping.uuid().unwrap();
+    let got = lambda
+        .get_event_source_mapping()
+        .uuid(uuid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.event_source_arn(), mapping.event_source_arn());
+    let none = lambda
+        .list_event_source_mappings()
+        .function_name("up-starter")
+        .send()
+        .await
+        .unwrap();
+    assert!(none.event_source_mappings().is_empty(), "{none:?}");
+
     let not_json = lambda
         .invoke()
         .function_name("up-worker")
