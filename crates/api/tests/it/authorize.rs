@@ -235,22 +235,7 @@ async fn issued_key_is_denied_what_its_role_lacks_and_admin_never_is() {
     assert_table_denied(&e, "dynamodb:BatchGetItem", "t", "BatchGetItem on t");
 
     // CloudWatch: the namespace condition of the role decides.
-    use aws_sdk_cloudwatch::config::{Credentials, Region};
-    let cw = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::Config::builder()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "AKIDISSUED",
-                "issued-secret",
-                None,
-                None,
-                "test",
-            ))
-            .endpoint_url(server.url())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let cw = client_as!(aws_sdk_cloudwatch, server, "AKIDISSUED", "issued-secret");
     let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
         .metric_name("RejectedRecords")
         .value(1.0)

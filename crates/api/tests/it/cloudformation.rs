@@ -40,15 +40,7 @@ fn deploy_fixture(server: &Server) {
 }
 
 fn client(server: &Server) -> aws_sdk_cloudformation::Client {
-    use aws_sdk_cloudformation::config::{Credentials, Region};
-    let config = aws_sdk_cloudformation::Config::builder()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(server.url())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_cloudformation::Client::from_conf(config)
+    client_as!(aws_sdk_cloudformation, server, "AKIDLOCAL", "secret")
 }
 
 #[tokio::test]

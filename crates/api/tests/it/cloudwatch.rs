@@ -11,15 +11,7 @@ use serde_json::json;
 use crate::support::{start, start_virtual, Server};
 
 pub fn client(server: &Server) -> aws_sdk_cloudwatch::Client {
-    use aws_sdk_cloudwatch::config::{Credentials, Region};
-    let config = aws_sdk_cloudwatch::Config::builder()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(server.url())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_cloudwatch::Client::from_conf(config)
+    client_as!(aws_sdk_cloudwatch, server, "AKIDLOCAL", "secret")
 }
 
 fn dim() -> Dimension {

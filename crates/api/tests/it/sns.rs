@@ -12,15 +12,7 @@ use tokio::sync::mpsc;
 use crate::support::{start, start_virtual, Server};
 
 fn client(server: &Server) -> aws_sdk_sns::Client {
-    use aws_sdk_sns::config::{Credentials, Region};
-    let config = aws_sdk_sns::Config::builder()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-        .endpoint_url(server.url())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sns::Client::from_conf(config)
+    client_as!(aws_sdk_sns, server, "AKIDLOCAL", "secret")
 }
 
 /// An HTTP endpoint on loopback that answers 200 and sends each request's `(head, body)` on.

@@ -54,15 +54,7 @@ impl Server {
     }
 
     pub fn sqs_as(&self, key: &str, secret: &str) -> aws_sdk_sqs::Client {
-        use aws_sdk_sqs::config::{Credentials, Region};
-        let config = aws_sdk_sqs::Config::builder()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-            .endpoint_url(self.url())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_sqs::Client::from_conf(config)
+        client_as!(aws_sdk_sqs, self, key, secret)
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
@@ -70,39 +62,15 @@ impl Server {
     }
 
     pub fn dynamodb_as(&self, key: &str, secret: &str) -> aws_sdk_dynamodb::Client {
-        use aws_sdk_dynamodb::config::{Credentials, Region};
-        let config = aws_sdk_dynamodb::Config::builder()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-            .endpoint_url(self.url())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        client_as!(aws_sdk_dynamodb, self, key, secret)
     }
 
     pub fn lambda_as(&self, key: &str, secret: &str) -> aws_sdk_lambda::Client {
-        use aws_sdk_lambda::config::{Credentials, Region};
-        let config = aws_sdk_lambda::Config::builder()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-            .endpoint_url(self.url())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_lambda::Client::from_conf(config)
+        client_as!(aws_sdk_lambda, self, key, secret)
     }
 
     pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
-        use aws_sdk_dynamodbstreams::config::{Credentials, Region};
-        let config = aws_sdk_dynamodbstreams::Config::builder()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDLOCAL", "secret", None, None, "test"))
-            .endpoint_url(self.url())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(aws_sdk_dynamodbstreams::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_dynamodbstreams::Client::from_conf(config)
+        client_as!(aws_sdk_dynamodbstreams, self, "AKIDLOCAL", "secret")
     }
 
     /// Sends raw bytes on a new connection and reads the whole answer.
