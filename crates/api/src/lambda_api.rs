@@ -134,12 +134,14 @@ pub async fn handle(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
+    let qualifier = param("Qualifier");
+    let qualifier = qualifier.as_deref();
     match operation {
         Operation::ListEventSourceMappings => {
             let function = param("FunctionName").map(|f| ::lambda::function_name(&f));
             let source = param("EventSourceArn");
-            let listed = event_source_mappings(app).await?;
-            let listed: Vec<Value> = listed
+            let listed: Vec<Value> = event_source_mappings(app)
+                .await?
                 .into_iter()
                 .filter(|m| {
                     function.as_ref().is_none_or(|f| {
@@ -151,11 +153,11 @@ pub async fn handle(
                         .is_none_or(|s| m["EventSourceArn"] == s.as_str())
                 })
                 .collect();
-            return Ok(answer(
+            Ok(answer(
                 StatusCode::OK,
                 json!({ "EventSourceMappings": listed }),
                 ctx,
-            ));
+            ))
         }
         Operation::GetEventSourceMapping(uuid) => {
             let found = event_source_mappings(app)
@@ -169,21 +171,10 @@ pub async fn handle(
                     )
                     .with_status(StatusCode::NOT_FOUND)
                 })?;
-            return Ok(answer(StatusCode::OK, found, ctx));
+            Ok(answer(StatusCode::OK, found, ctx))
         }
-        _ => {}
-    }
-    let lambda = app.services.functions.get().ok_or_else(|| {
-        ApiError::client(
-            "ResourceConflictException",
-            "The functions of this environment are not running: `cascade serve` serves the endpoint without them; `cascade up` runs them",
-        )
-        .with_status(StatusCode::CONFLICT)
-    })?;
-    let qualifier = param("Qualifier");
-    let qualifier = qualifier.as_deref();
-    match operation {
         Operation::ListFunctions => {
+            let lambda = running(app)?;
             let functions: Vec<Value> = lambda
                 .function_names()
                 .iter()
@@ -197,6 +188,7 @@ pub async fn handle(
             ))
         }
         Operation::GetFunction(name) => {
+            let lambda = running(app)?;
             let spec = spec_of(&lambda, &name, qualifier)?;
             let mut function = Map::new();
             function.insert("Configuration".into(), configuration(&lambda, spec));
@@ -213,14 +205,26 @@ pub async fn handle(
             Ok(answer(StatusCode::OK, Value::Object(function), ctx))
         }
         Operation::GetFunctionConfiguration(name) => {
+            let lambda = running(app)?;
             let spec = spec_of(&lambda, &name, qualifier)?;
             Ok(answer(StatusCode::OK, configuration(&lambda, spec), ctx))
         }
-        Operation::Invoke(name) => invoke(&lambda, ctx, parts, &name, qualifier, body).await,
-        Operation::ListEventSourceMappings | Operation::GetEventSourceMapping(_) => {
-            unreachable!("answered above")
+        Operation::Invoke(name) => {
+            let lambda = running(app)?;
+            invoke(&lambda, ctx, parts, &name, qualifier, body).await
         }
     }
+}
+
+/// The running Lambda service, or the answer that functions are not running.
+fn running(app: &App) -> Result<Lambda, ApiError> {
+    app.services.functions.get().ok_or_else(|| {
+        ApiError::client(
+            "ResourceConflictException",
+            "The functions of this environment are not running: `cascade serve` serves the endpoint without them; `cascade up` runs them",
+        )
+        .with_status(StatusCode::CONFLICT)
+    })
 }
 
 /// The deployed event source mappings as the API shows them, in the registry's order.
