@@ -20,7 +20,8 @@
 //!   PutItem, BatchWriteItem and BatchGetItem (the body read straight into the engine's types).
 //! - `lambda_api.rs`: the Lambda API (REST-JSON under `/2015-03-31/`): ListFunctions,
 //!   GetFunction, GetFunctionConfiguration and Invoke, answered by the Lambda service in
-//!   [`Services::functions`].
+//!   [`Services::functions`]; ListEventSourceMappings and GetEventSourceMapping, from the
+//!   deployed-stack registry.
 //! - `logs_api.rs`: CloudWatch Logs, read side (AWS JSON 1.1): the functions' log groups and
 //!   streams, GetLogEvents and FilterLogEvents, read from the store.
 //! - [`runtime`]: the tokio configuration every process serving the endpoint runs on.

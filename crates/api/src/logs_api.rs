@@ -238,7 +238,7 @@ fn get_log_events(store: &store::Store, request: &Value) -> Result<Value, ApiErr
         None => (!start_from_head, None),
     };
     let query = LogQuery {
-        function,
+        function: Some(function),
         streams: vec![stream],
         start_ms: number(request, "startTime")?,
         end_ms: number(request, "endTime")?,
@@ -344,7 +344,7 @@ fn filter_log_events(store: &store::Store, request: &Value) -> Result<Value, Api
             None => None,
         };
     let query = LogQuery {
-        function,
+        function: Some(function.clone()),
         streams,
         start_ms: number(request, "startTime")?,
         end_ms: number(request, "endTime")?,

@@ -1,10 +1,10 @@
 //! The HTTP/1.1 listener: connections, body limits, identity, and routing to a protocol.
 //!
 //! Each connection is one task serving keep-alive requests with hyper. A request is routed by its
-//! `X-Amz-Target` header (AWS JSON: DynamoDB, DynamoDB Streams, SQS, CloudWatch, CloudWatch Logs) or, without
-//! one, by its path (the Lambda API under `/2015-03-31/`), by its credential scope (CloudFormation,
-//! CloudWatch and SNS in the query protocol), or else as an SQS query-protocol request whose
-//! `Action` is in the form body or the query string. Engine calls
+//! `X-Amz-Target` header (AWS JSON: DynamoDB, DynamoDB Streams, SQS, CloudWatch, CloudWatch
+//! Logs) or, without one, by its path (the Lambda API under `/2015-03-31/`), by its credential
+//! scope (CloudFormation, CloudWatch and SNS in the query protocol), or else as an SQS
+//! query-protocol request whose `Action` is in the form body or the query string. Engine calls
 //! block on SQLite, so they run on tokio's blocking pool (`blocking`); only the wait of an SQS long
 //! poll stays on the async side, where it costs no thread.
 

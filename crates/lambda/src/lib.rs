@@ -339,7 +339,13 @@ impl Lambda {
     /// Log events of `function` at or after `since_ms` (clock ms), oldest first.
     pub fn logs(&self, function: &str, since_ms: i64) -> Result<Vec<LogEvent>, LambdaError> {
         self.inner.logs.flush();
-        logs::since(&self.inner.deps.store, function, since_ms)
+        let query = LogQuery {
+            function: Some(function.to_owned()),
+            start_ms: Some(since_ms),
+            limit: usize::MAX,
+            ..LogQuery::default()
+        };
+        logs::query(&self.inner.deps.store, &query)
     }
 
     /// Up to `limit` log events after the event `after_id` (0 for the first), of one function or
@@ -351,7 +357,10 @@ impl Lambda {
         limit: usize,
     ) -> Result<Vec<LogEvent>, LambdaError> {
         self.inner.logs.flush();
-        logs::after(&self.inner.deps.store, function, after_id, limit)
+        logs::query(
+            &self.inner.deps.store,
+            &LogQuery::after(function, after_id, limit),
+        )
     }
 
     /// Waits until new log events may have been written, or `timeout` passes.
@@ -466,8 +475,7 @@ pub fn read_logs(
     after_id: i64,
     limit: usize,
 ) -> Result<Vec<LogEvent>, LambdaError> {
-    store.migrate("lambda", schema::MIGRATIONS)?;
-    logs::after(store, function, after_id, limit)
+    query_logs(store, &LogQuery::after(function, after_id, limit))
 }
 
 /// The functions that have log events in `store`, each with the time of its first event and the

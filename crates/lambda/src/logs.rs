@@ -135,47 +135,13 @@ fn row(r: &store::rusqlite::Row<'_>) -> store::rusqlite::Result<LogEvent> {
     })
 }
 
-/// Events of `function` at or after `since_ms`, oldest first.
-pub(crate) fn since(
-    store: &Store,
-    function: &str,
-    since_ms: i64,
-) -> Result<Vec<LogEvent>, LambdaError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM lambda_logs WHERE function = ?1 AND timestamp_ms >= ?2 ORDER BY id"
-    );
-    Ok(store.read(|conn| {
-        conn.prepare(&sql)?
-            .query_map(params![function, since_ms], row)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store::StoreError::from)
-    })?)
-}
-
-/// Up to `limit` events of `function` (every function when `None`) after the event `after_id`.
-pub(crate) fn after(
-    store: &Store,
-    function: Option<&str>,
-    after_id: i64,
-    limit: usize,
-) -> Result<Vec<LogEvent>, LambdaError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM lambda_logs WHERE id > ?1 AND (?2 IS NULL OR function = ?2) ORDER BY id LIMIT ?3"
-    );
-    Ok(store.read(|conn| {
-        conn.prepare(&sql)?
-            .query_map(params![after_id, function, limit as i64], row)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(store::StoreError::from)
-    })?)
-}
-
-/// Which events [`query`] reads: the events of one function, optionally of some of its streams,
-/// in a time range, holding every term, after or before an event id, in id order (backwards
-/// from the newest when `newest_first`).
+/// Which events [`query`] reads: the events of one function (or of all), optionally of some of
+/// its streams, in a time range, holding every term, after or before an event id, in id order
+/// (backwards from the newest when `newest_first`).
 #[derive(Debug, Clone, Default)]
 pub struct LogQuery {
-    pub function: String,
+    /// `None`: every function.
+    pub function: Option<String>,
     /// Empty: every stream.
     pub streams: Vec<String>,
     /// Epoch ms, inclusive.
@@ -188,6 +154,18 @@ pub struct LogQuery {
     pub from_id: Option<i64>,
     pub newest_first: bool,
     pub limit: usize,
+}
+
+impl LogQuery {
+    /// Up to `limit` events of `function` (every function when `None`) after the event `after_id`.
+    pub fn after(function: Option<&str>, after_id: i64, limit: usize) -> LogQuery {
+        LogQuery {
+            function: function.map(str::to_owned),
+            from_id: Some(after_id),
+            limit,
+            ..LogQuery::default()
+        }
+    }
 }
 
 /// One stream of a function's log group: an instance, as on AWS.
@@ -241,8 +219,16 @@ pub(crate) fn query(store: &Store, q: &LogQuery) -> Result<Vec<LogEvent>, Lambda
         args.push(value);
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
     }
-    let mut sql = format!("SELECT {COLUMNS} FROM lambda_logs WHERE function = ?1");
-    let mut args = vec![Value::Text(q.function.clone())];
+    let mut sql = format!("SELECT {COLUMNS} FROM lambda_logs WHERE 1");
+    let mut args = Vec::new();
+    if let Some(function) = &q.function {
+        and(
+            &mut sql,
+            &mut args,
+            " AND function = ?",
+            Value::Text(function.clone()),
+        );
+    }
     if !q.streams.is_empty() {
         let first = args.len() + 1;
         let list: Vec<String> = (first..first + q.streams.len())
@@ -284,7 +270,7 @@ pub(crate) fn query(store: &Store, q: &LogQuery) -> Result<Vec<LogEvent>, Lambda
         and(&mut sql, &mut args, clause, Value::Integer(id));
     }
     let order = if q.newest_first { "DESC" } else { "ASC" };
-    let limit = Value::Integer(q.limit as i64);
+    let limit = Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX));
     and(
         &mut sql,
         &mut args,
